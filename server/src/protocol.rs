@@ -1,0 +1,1 @@
+//! Signaling message types of `PROTOCOL.md`, shared by the server and the game.

@@ -1,0 +1,1 @@
+//! Scripted opponents: turn a view of the world into an input frame.

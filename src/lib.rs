@@ -1,0 +1,30 @@
+//! P2P Arena: a peer-to-peer, top-down arena game.
+//!
+//! # Architecture
+//!
+//! Two threads meet at a typed boundary. The main thread runs the macroquad
+//! render loop (`ui`): it reads input, steps the pure simulation (`sim`) at a
+//! fixed 60 Hz, draws remote players from interpolated snapshots (`sync`) and
+//! never blocks on the network. The net thread (`net`) owns a tokio runtime,
+//! the Socket.IO signaling client and the WebRTC mesh, and talks to the main
+//! thread only through `NetCommand`/`NetEvent` channels.
+//!
+//! | module | owns | must not touch |
+//! |---|---|---|
+//! | [`sim`] | game rules: map, players, projectiles, hits, score, match | I/O, clock, macroquad, tokio |
+//! | [`ai`] | scripted opponents producing [`sim::InputFrame`]s | I/O, clock |
+//! | [`sync`] | snapshot buffers, interpolation, extrapolation, delay, clock offset | I/O, clock, macroquad, tokio |
+//! | [`net`] | the net thread and the embedded signaling server | macroquad, game rules |
+//! | [`ui`] | macroquad screens, rendering, HUD, sound | sockets, the simulation's state (reads only) |
+//! | [`config`] | settings: defaults < settings file < env < CLI | — |
+//!
+//! `sim`, `sync` (and later `proto`) are pure: time is an argument, they are
+//! deterministic and unit-tested without a window or a socket.
+#![forbid(unsafe_code)]
+
+pub mod ai;
+pub mod config;
+pub mod net;
+pub mod sim;
+pub mod sync;
+pub mod ui;
