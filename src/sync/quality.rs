@@ -1,0 +1,532 @@
+//! The sync quality harness behind `benches/sync_quality.rs`: ground-truth
+//! trajectories sent through [`LinkModel`]s and drawn by a renderer, measured
+//! against the truth frame by frame.
+//!
+//! Owns the synthetic trajectory generator, the two baseline renderers
+//! ("snap to latest" and a fixed 100 ms linear buffer, Valve's default), the
+//! per-frame measurement and the markdown table. Everything is seeded and
+//! deterministic: the same seed gives the same table. It must not read clocks
+//! or do I/O (the bench binary prints the table), and it uses the game's sync
+//! code exactly as the game does ([`PeerSync`], [`SendThrottle`]).
+//!
+//! # What is measured
+//!
+//! Every renderer has a render point: the instant (sender clock) its picture
+//! claims to show. [`PeerSync`] reports it; "snap to latest" shows the newest
+//! state at `now − mean lag` (zero buffering); the fixed buffer draws at
+//! `now − mean lag − 100 ms`. Per 60 Hz frame after a warm-up:
+//! - **delay**: `now − render point − link mean latency`, i.e. the buffering
+//!   added on top of the network's one-way latency (ground truth clocks);
+//! - **error**: distance between the drawn position and the true position at
+//!   the render point ("the truth at the same instant"); frames where the
+//!   drawn and true lives differ (a respawn not yet received — the game learns
+//!   those from the reliable `respawn` event) are left out;
+//! - **error vs now**: distance to the truth at `now − latency`, what a perfect
+//!   zero-buffer picture would show: the cost of buffering, for reference;
+//! - **jump**: max over frames of `|Δdrawn − Δtruth|` between consecutive
+//!   frames (frames across a respawn left out);
+//! - the share of frames extrapolated and held.
+
+use glam::Vec2;
+
+use super::buffer::SnapshotBuffer;
+use super::delay::percentile_sorted;
+use super::link::{GilbertElliott, LinkModel, LinkParams, Rng};
+use super::wrap::wrap_angle;
+use super::{PeerSync, SampleMode, SendThrottle, Snapshot, SyncConfig};
+
+/// One true state of the sending player.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TruthState {
+    /// Position, world units.
+    pub pos: Vec2,
+    /// Velocity, world units per second.
+    pub vel: Vec2,
+    /// Aim, radians in `[-π, π)`.
+    pub aim: f32,
+    /// Respawn counter.
+    pub spawn: u8,
+}
+
+/// A ground-truth trajectory sampled at a fixed tick, starting at sender time 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    /// Tick length, seconds.
+    pub dt: f64,
+    /// State at tick `k` (sender time `k * dt`).
+    pub states: Vec<TruthState>,
+}
+
+impl Trajectory {
+    /// Duration covered, seconds.
+    pub fn duration(&self) -> f64 {
+        self.states.len().saturating_sub(1) as f64 * self.dt
+    }
+
+    /// True state at sender time `t`: linear between ticks, stepping (never
+    /// blending) across a respawn; clamped to the ends.
+    pub fn at(&self, t: f64) -> Option<TruthState> {
+        let last = self.states.len().checked_sub(1)?;
+        let x = (t / self.dt).clamp(0.0, last as f64);
+        let k = (x.floor() as usize).min(last);
+        let a = self.states[k];
+        let Some(b) = self.states.get(k + 1) else {
+            return Some(a);
+        };
+        if a.spawn != b.spawn {
+            return Some(a);
+        }
+        let u = (x - k as f64) as f32;
+        Some(TruthState {
+            pos: a.pos.lerp(b.pos, u),
+            vel: a.vel.lerp(b.vel, u),
+            aim: wrap_angle(a.aim + super::wrap::angle_diff(a.aim, b.aim) * u),
+            spawn: a.spawn,
+        })
+    }
+}
+
+/// A player-like synthetic trajectory at 60 Hz: bursts of acceleration
+/// towards a new heading every 0.2–1.2 s (stops and sharp turns included),
+/// wall stops in a 1600 × 900 arena, aim turning at up to 10 rad/s (crossing
+/// ±π), and a respawn teleport every 6–10 s.
+pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
+    const DT: f64 = 1.0 / 60.0;
+    const MAX_SPEED: f32 = 250.0;
+    const ACCEL: f32 = 2000.0;
+    const TURN: f32 = 10.0;
+    let size = Vec2::new(1600.0, 900.0);
+    let mut rng = Rng::new(seed);
+    let mut pos = Vec2::new(800.0, 450.0);
+    let mut vel = Vec2::ZERO;
+    let mut aim = 0.0f32;
+    let mut spawn = 0u8;
+    let mut want_vel = Vec2::ZERO;
+    let mut want_aim = 0.0f32;
+    let mut next_change = 0.0;
+    let mut next_respawn = rng.range(6.0, 10.0);
+    let n = (seconds / DT).ceil() as usize + 1;
+    let mut states = Vec::with_capacity(n);
+    for k in 0..n {
+        let t = k as f64 * DT;
+        if t >= next_respawn {
+            next_respawn = t + rng.range(6.0, 10.0);
+            spawn = spawn.wrapping_add(1);
+            pos = Vec2::new(
+                rng.range(100.0, 1500.0) as f32,
+                rng.range(100.0, 800.0) as f32,
+            );
+            vel = Vec2::ZERO;
+        }
+        if t >= next_change {
+            next_change = t + rng.range(0.2, 1.2);
+            want_vel = if rng.chance(0.2) {
+                Vec2::ZERO
+            } else {
+                let a = rng.range(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+                Vec2::from_angle(a) * MAX_SPEED * rng.range(0.5, 1.0) as f32
+            };
+            want_aim = rng.range(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+        }
+        let dv = want_vel - vel;
+        let max_dv = ACCEL * DT as f32;
+        vel += if dv.length() > max_dv {
+            dv.normalize_or_zero() * max_dv
+        } else {
+            dv
+        };
+        pos += vel * DT as f32;
+        for i in 0..2 {
+            if pos[i] < 0.0 || pos[i] > size[i] {
+                pos[i] = pos[i].clamp(0.0, size[i]);
+                vel[i] = 0.0;
+                want_vel[i] = -want_vel[i];
+            }
+        }
+        let da = super::wrap::angle_diff(aim, want_aim);
+        aim = wrap_angle(aim + da.clamp(-TURN * DT as f32, TURN * DT as f32));
+        states.push(TruthState {
+            pos,
+            vel,
+            aim,
+            spawn,
+        });
+    }
+    Trajectory { dt: DT, states }
+}
+
+/// A network condition of the bench.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// Row label.
+    pub name: String,
+    /// Both directions of the link.
+    pub link: LinkParams,
+    /// State send rate, Hz.
+    pub send_rate: f64,
+}
+
+/// The conditions of the issue: clean LAN, 50 ± 20 ms with 5 % loss, 150 ± 50
+/// ms with 10 % burst loss; plus a reordering/duplicating link.
+pub fn standard_conditions() -> Vec<Condition> {
+    let lan = LinkParams::new(0.001, 0.0005);
+    let mut wan = LinkParams::new(0.050, 0.020);
+    wan.loss = 0.05;
+    let mut bad = LinkParams::new(0.150, 0.050);
+    bad.gilbert_elliott = Some(GilbertElliott::bursts(0.10, 2.5));
+    let mut reo = LinkParams::new(0.080, 0.030);
+    reo.loss = 0.02;
+    reo.reorder = 0.05;
+    reo.reorder_delay = 0.06;
+    reo.duplicate = 0.02;
+    vec![
+        Condition {
+            name: "LAN 1 ± 0.5 ms".into(),
+            link: lan,
+            send_rate: 20.0,
+        },
+        Condition {
+            name: "50 ± 20 ms, 5 % loss".into(),
+            link: wan,
+            send_rate: 20.0,
+        },
+        Condition {
+            name: "150 ± 50 ms, 10 % burst loss".into(),
+            link: bad,
+            send_rate: 20.0,
+        },
+        Condition {
+            name: "80 ± 30 ms, 2 % loss, 5 % reorder, 2 % dup".into(),
+            link: reo,
+            send_rate: 20.0,
+        },
+    ]
+}
+
+/// Which renderer draws the remote player.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Strategy {
+    /// This module's [`PeerSync`] with the given configuration.
+    Ours(SyncConfig),
+    /// Draw the newest snapshot as soon as it arrives.
+    SnapToLatest,
+    /// Linear interpolation at a fixed buffering delay (seconds), holding past
+    /// the newest snapshot, without velocities (Valve's `cl_interp 0.1`).
+    FixedLinear(f64),
+}
+
+impl Strategy {
+    /// Short label for the table.
+    pub fn label(&self) -> String {
+        match self {
+            Strategy::Ours(_) => "ours (adaptive, Hermite)".into(),
+            Strategy::SnapToLatest => "snap to latest".into(),
+            Strategy::FixedLinear(d) => format!("fixed {:.0} ms linear", d * 1000.0),
+        }
+    }
+}
+
+/// Figures of one (condition, renderer) pair. Times in milliseconds, distances
+/// in world units, shares in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Metrics {
+    /// Frames measured.
+    pub frames: usize,
+    /// Mean buffering delay beyond the link's mean latency, ms.
+    pub mean_delay_ms: f64,
+    /// 95th percentile of that delay, ms.
+    pub p95_delay_ms: f64,
+    /// RMS position error against the truth at the render point.
+    pub rms_error: f64,
+    /// Max position error against the truth at the render point.
+    pub max_error: f64,
+    /// RMS position error against the truth at `now − latency`.
+    pub rms_error_now: f64,
+    /// Max over frames of `|Δdrawn − Δtruth|`.
+    pub max_jump: f64,
+    /// Frames drawn by dead reckoning, %.
+    pub extrapolated_pct: f64,
+    /// Frames frozen, %.
+    pub held_pct: f64,
+}
+
+/// Sender-clock to local-clock offset used by the harness (local = sender +
+/// this): deliberately large so a renderer that mixed the clocks would show.
+pub const CLOCK_OFFSET: f64 = 1234.5678;
+const WARMUP: f64 = 3.0;
+const FRAME: f64 = 1.0 / 60.0;
+
+enum Renderer {
+    Ours(Box<PeerSync>),
+    Snap(LagMean, Option<Snapshot>),
+    Fixed(LagMean, SnapshotBuffer, f64),
+}
+
+struct Drawn {
+    pos: Vec2,
+    mode: SampleMode,
+    spawn: u8,
+    render_time: f64,
+}
+
+#[derive(Default)]
+struct LagMean(std::collections::VecDeque<f64>);
+
+impl LagMean {
+    fn push(&mut self, lag: f64) {
+        if self.0.len() == 100 {
+            self.0.pop_front();
+        }
+        self.0.push_back(lag);
+    }
+    fn mean(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.iter().sum::<f64>() / self.0.len() as f64)
+    }
+}
+
+impl Renderer {
+    fn new(s: Strategy) -> Self {
+        match s {
+            Strategy::Ours(c) => Renderer::Ours(Box::new(PeerSync::new(c))),
+            Strategy::SnapToLatest => Renderer::Snap(LagMean::default(), None),
+            Strategy::FixedLinear(d) => {
+                Renderer::Fixed(LagMean::default(), SnapshotBuffer::new(64), d)
+            }
+        }
+    }
+
+    fn push(&mut self, snap: Snapshot, now: f64) {
+        match self {
+            Renderer::Ours(p) => p.push(snap, now),
+            Renderer::Snap(lag, latest) => {
+                lag.push(now - snap.sent_at);
+                if latest.is_none_or(|l| snap.sent_at > l.sent_at) {
+                    *latest = Some(snap);
+                }
+            }
+            Renderer::Fixed(lag, buf, _) => {
+                lag.push(now - snap.sent_at);
+                buf.insert(Snapshot { vel: None, ..snap }, now, None);
+            }
+        }
+    }
+
+    fn pong(&mut self, t0: f64, tr: f64, t1: f64) {
+        if let Renderer::Ours(p) = self {
+            p.on_pong(t0, tr, t1);
+        }
+    }
+
+    fn sample(&mut self, now: f64) -> Option<Drawn> {
+        match self {
+            Renderer::Ours(p) => p.sample(now).map(|s| Drawn {
+                pos: s.pos,
+                mode: s.mode,
+                spawn: s.spawn,
+                render_time: s.render_time,
+            }),
+            Renderer::Snap(lag, latest) => {
+                let l = (*latest)?;
+                Some(Drawn {
+                    pos: l.pos,
+                    mode: SampleMode::Interpolated,
+                    spawn: l.spawn,
+                    render_time: now - lag.mean()?,
+                })
+            }
+            Renderer::Fixed(lag, buf, d) => {
+                let render_time = now - lag.mean()? - *d;
+                buf.prune(render_time);
+                let raw = buf.sample(render_time, 0.0)?;
+                Some(Drawn {
+                    pos: raw.pos,
+                    mode: raw.mode,
+                    spawn: raw.spawn,
+                    render_time,
+                })
+            }
+        }
+    }
+}
+
+enum Event {
+    State(Snapshot),
+    Pong(f64, f64),
+}
+
+/// Runs one renderer over `trajectories` (each a different remote player)
+/// through `condition`, seeded, and aggregates the figures.
+pub fn run(
+    condition: &Condition,
+    trajectories: &[Trajectory],
+    strategy: Strategy,
+    seed: u64,
+) -> Metrics {
+    let mut delays = Vec::new();
+    let mut sq_err = 0.0;
+    let mut sq_err_now = 0.0;
+    let mut max_error: f64 = 0.0;
+    let mut max_jump: f64 = 0.0;
+    let (mut frames, mut extrapolated, mut held) = (0usize, 0usize, 0usize);
+    let latency = condition.link.latency;
+
+    for (i, traj) in trajectories.iter().enumerate() {
+        let s = seed.wrapping_mul(0x100_0000_01B3).wrapping_add(i as u64);
+        let mut state_link = LinkModel::new(condition.link, s ^ 0x51);
+        let mut ping_link = LinkModel::new(condition.link, s ^ 0x52);
+        let mut pong_link = LinkModel::new(condition.link, s ^ 0x53);
+
+        // Sender: throttle every tick, stamp on the sender clock, send at local time.
+        let mut events: Vec<(f64, Event)> = Vec::new();
+        let mut throttle = SendThrottle::new(condition.send_rate);
+        let mut seq: u16 = 65_500; // cross the u16 wrap during the run
+        let mut prev_spawn = traj.states.first().map_or(0, |s| s.spawn);
+        for (k, st) in traj.states.iter().enumerate() {
+            let t = k as f64 * traj.dt;
+            let discrete = st.spawn != prev_spawn;
+            prev_spawn = st.spawn;
+            if throttle.should_send(t, discrete, false) {
+                let snap = Snapshot {
+                    seq,
+                    sent_at: t,
+                    pos: st.pos,
+                    vel: Some(st.vel),
+                    aim: st.aim,
+                    spawn: st.spawn,
+                };
+                seq = seq.wrapping_add(1);
+                for a in state_link.deliver(t + CLOCK_OFFSET) {
+                    events.push((a, Event::State(snap)));
+                }
+            }
+        }
+        // Receiver pings twice a second; the sender stamps on its own clock.
+        let mut t0 = CLOCK_OFFSET;
+        while t0 < CLOCK_OFFSET + traj.duration() {
+            if let Some(&at_sender) = ping_link.deliver(t0).first()
+                && let Some(&back) = pong_link.deliver(at_sender).first()
+            {
+                events.push((back, Event::Pong(t0, at_sender - CLOCK_OFFSET)));
+            }
+            t0 += 0.5;
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+
+        let mut r = Renderer::new(strategy);
+        let mut next = 0;
+        let mut prev: Option<(Vec2, Vec2, u8, u8)> = None;
+        let phase = 0.37 * FRAME;
+        let mut n = 0u64;
+        loop {
+            let now = CLOCK_OFFSET + phase + n as f64 * FRAME;
+            n += 1;
+            if now - CLOCK_OFFSET > traj.duration() - 0.5 {
+                break;
+            }
+            while next < events.len() && events[next].0 <= now {
+                match events[next].1 {
+                    Event::State(snap) => r.push(snap, events[next].0),
+                    Event::Pong(t_send, t_remote) => r.pong(t_send, t_remote, events[next].0),
+                }
+                next += 1;
+            }
+            let Some(d) = r.sample(now) else {
+                prev = None;
+                continue;
+            };
+            let Some(truth) = traj.at(d.render_time) else {
+                continue;
+            };
+            let this = (d.pos, truth.pos, d.spawn, truth.spawn);
+            let measured = now - CLOCK_OFFSET >= WARMUP;
+            if measured {
+                if let Some((pp, pt, ps, pts)) = prev
+                    && ps == d.spawn
+                    && pts == truth.spawn
+                {
+                    let jump = ((d.pos - pp) - (truth.pos - pt)).length() as f64;
+                    max_jump = max_jump.max(jump);
+                }
+                frames += 1;
+                delays.push((now - CLOCK_OFFSET - d.render_time - latency) * 1000.0);
+                match d.mode {
+                    SampleMode::Interpolated => {}
+                    SampleMode::Extrapolated => extrapolated += 1,
+                    SampleMode::Held => held += 1,
+                }
+                if d.spawn == truth.spawn {
+                    let e = d.pos.distance(truth.pos) as f64;
+                    sq_err += e * e;
+                    max_error = max_error.max(e);
+                }
+                if let Some(tn) = traj.at(now - CLOCK_OFFSET - latency)
+                    && tn.spawn == d.spawn
+                {
+                    let e = d.pos.distance(tn.pos) as f64;
+                    sq_err_now += e * e;
+                }
+            }
+            prev = Some(this);
+        }
+    }
+
+    let f = frames.max(1) as f64;
+    let mean_delay_ms = delays.iter().sum::<f64>() / f;
+    delays.sort_by(f64::total_cmp);
+    Metrics {
+        frames,
+        mean_delay_ms,
+        p95_delay_ms: percentile_sorted(&delays, 0.95),
+        rms_error: (sq_err / f).sqrt(),
+        max_error,
+        rms_error_now: (sq_err_now / f).sqrt(),
+        max_jump,
+        extrapolated_pct: 100.0 * extrapolated as f64 / f,
+        held_pct: 100.0 * held as f64 / f,
+    }
+}
+
+/// The renderers compared in the table: ours (default config), snap to
+/// latest, fixed 100 ms linear.
+pub fn strategies() -> [Strategy; 3] {
+    [
+        Strategy::Ours(SyncConfig::default()),
+        Strategy::SnapToLatest,
+        Strategy::FixedLinear(0.1),
+    ]
+}
+
+/// Runs every condition × renderer and formats a markdown table.
+pub fn table(conditions: &[Condition], trajectories: &[Trajectory], seed: u64) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "| condition | renderer | mean delay ms | p95 delay ms | RMS err | max err | RMS err vs now | max jump | extrapolated % | held % |\n",
+    );
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for c in conditions {
+        for s in strategies() {
+            let m = run(c, trajectories, s, seed);
+            let modes = |v: f64| {
+                if matches!(s, Strategy::SnapToLatest) {
+                    "n/a".to_string()
+                } else {
+                    format!("{v:.2}")
+                }
+            };
+            out.push_str(&format!(
+                "| {} | {} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} | {} | {} |\n",
+                c.name,
+                s.label(),
+                m.mean_delay_ms,
+                m.p95_delay_ms,
+                m.rms_error,
+                m.max_error,
+                m.rms_error_now,
+                m.max_jump,
+                modes(m.extrapolated_pct),
+                modes(m.held_pct),
+            ));
+        }
+    }
+    out
+}
