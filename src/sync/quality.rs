@@ -46,6 +46,9 @@ pub struct TruthState {
     pub aim: f32,
     /// Respawn counter.
     pub spawn: u8,
+    /// A discrete change happens at this tick (death, respawn): the sender
+    /// sends a state at once instead of waiting for its next slot.
+    pub discrete: bool,
 }
 
 /// A ground-truth trajectory sampled at a fixed tick, starting at sender time 0.
@@ -82,6 +85,7 @@ impl Trajectory {
             vel: a.vel.lerp(b.vel, u),
             aim: wrap_angle(a.aim + super::wrap::angle_diff(a.aim, b.aim) * u),
             spawn: a.spawn,
+            discrete: false,
         })
     }
 }
@@ -89,7 +93,8 @@ impl Trajectory {
 /// A player-like synthetic trajectory at 60 Hz: bursts of acceleration
 /// towards a new heading every 0.2–1.2 s (stops and sharp turns included),
 /// wall stops in a 1600 × 900 arena, aim turning at up to 10 rad/s (crossing
-/// ±π), and a respawn teleport every 6–10 s.
+/// ±π), and every 6–10 s a death (frozen on the spot for 0.5 s) followed by a
+/// respawn teleport.
 pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
     const DT: f64 = 1.0 / 60.0;
     const MAX_SPEED: f32 = 250.0;
@@ -104,19 +109,37 @@ pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
     let mut want_vel = Vec2::ZERO;
     let mut want_aim = 0.0f32;
     let mut next_change = 0.0;
-    let mut next_respawn = rng.range(6.0, 10.0);
+    let mut next_death = rng.range(6.0, 10.0);
+    let mut dead_until: Option<f64> = None;
     let n = (seconds / DT).ceil() as usize + 1;
     let mut states = Vec::with_capacity(n);
     for k in 0..n {
         let t = k as f64 * DT;
-        if t >= next_respawn {
-            next_respawn = t + rng.range(6.0, 10.0);
+        let mut discrete = false;
+        if t >= next_death && dead_until.is_none() {
+            dead_until = Some(t + 0.5);
+            vel = Vec2::ZERO;
+            discrete = true;
+        }
+        if let Some(until) = dead_until {
+            if t < until {
+                states.push(TruthState {
+                    pos,
+                    vel,
+                    aim,
+                    spawn,
+                    discrete,
+                });
+                continue;
+            }
+            dead_until = None;
+            next_death = t + rng.range(6.0, 10.0);
             spawn = spawn.wrapping_add(1);
             pos = Vec2::new(
                 rng.range(100.0, 1500.0) as f32,
                 rng.range(100.0, 800.0) as f32,
             );
-            vel = Vec2::ZERO;
+            discrete = true;
         }
         if t >= next_change {
             next_change = t + rng.range(0.2, 1.2);
@@ -150,6 +173,7 @@ pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
             vel,
             aim,
             spawn,
+            discrete,
         });
     }
     Trajectory { dt: DT, states }
@@ -383,7 +407,7 @@ pub fn run(
         let mut prev_spawn = traj.states.first().map_or(0, |s| s.spawn);
         for (k, st) in traj.states.iter().enumerate() {
             let t = k as f64 * traj.dt;
-            let discrete = st.spawn != prev_spawn;
+            let discrete = st.discrete || st.spawn != prev_spawn;
             prev_spawn = st.spawn;
             if throttle.should_send(t, discrete, false) {
                 let snap = Snapshot {
