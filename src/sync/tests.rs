@@ -493,3 +493,37 @@ fn harness_is_deterministic() {
     assert_ne!(a, c);
     assert!(a.contains("snap to latest") && a.contains("fixed 100 ms linear"));
 }
+
+proptest::proptest! {
+    /// Whatever arrives — any order, duplicates, gaps, sequence and clock
+    /// jumps, garbage values — sampling never panics and stays finite.
+    #[test]
+    fn any_arrival_pattern_is_survivable(
+        packets in proptest::collection::vec(
+            (proptest::prelude::any::<u16>(), -1e4f64..1e4, -1e4f32..1e4, 0.0f64..0.5, 0u8..3, proptest::prelude::any::<bool>()),
+            1..80,
+        ),
+        garbage in proptest::prelude::any::<bool>(),
+    ) {
+        let mut p = PeerSync::new(SyncConfig::default());
+        let mut now = 0.0;
+        for (seq, sent_at, x, gap, spawn, with_vel) in packets {
+            now += gap;
+            let pos = if garbage && seq % 7 == 0 { Vec2::new(f32::NAN, x) } else { Vec2::new(x, -x) };
+            p.push(Snapshot {
+                seq,
+                sent_at,
+                pos,
+                vel: with_vel.then_some(Vec2::new(x, 1.0)),
+                aim: x,
+                spawn,
+            }, now);
+            if let Some(s) = p.sample(now) {
+                proptest::prop_assert!(s.pos.is_finite() && s.vel.is_finite() && s.aim.is_finite());
+                proptest::prop_assert!(s.render_time.is_finite() && s.delay.is_finite());
+            }
+        }
+        let st = p.stats();
+        proptest::prop_assert!(st.frames >= st.extrapolated + st.held);
+    }
+}
