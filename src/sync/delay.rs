@@ -55,6 +55,8 @@ pub struct DelayController {
     needed: VecDeque<f64>,
     /// Current delay in lag units (`now − render point on the sender clock`).
     current: Option<f64>,
+    /// Target, recomputed on every arrival and mode change (not per frame).
+    target: Option<f64>,
     last_now: Option<f64>,
 }
 
@@ -69,6 +71,7 @@ impl DelayController {
             lags: VecDeque::new(),
             needed: VecDeque::new(),
             current: None,
+            target: None,
             last_now: None,
         }
     }
@@ -76,6 +79,7 @@ impl DelayController {
     /// Changes the mode (e.g. from the settings menu); takes effect smoothly.
     pub fn set_mode(&mut self, mode: DelayMode) {
         self.mode = mode;
+        self.target = self.compute_target();
     }
 
     /// Records one stored arrival: its `lag` (`arrival − sent_at`) and the
@@ -90,6 +94,7 @@ impl DelayController {
         if self.current.is_none() {
             self.current = Some(lag + nominal_interval);
         }
+        self.target = self.compute_target();
     }
 
     /// Mean lag (transit + clock offset) over the window.
@@ -107,6 +112,10 @@ impl DelayController {
 
     /// Target delay in lag units, bounded.
     pub fn target(&self) -> Option<f64> {
+        self.target
+    }
+
+    fn compute_target(&self) -> Option<f64> {
         let mean = self.mean_lag()?;
         let buffering = match self.mode {
             DelayMode::Fixed(d) => d.max(0.0),
@@ -158,6 +167,7 @@ impl DelayController {
         self.lags.push_back(new_lag);
         self.needed.push_back(new_lag + buffering);
         self.current = Some(new_lag + buffering);
+        self.target = self.compute_target();
     }
 }
 
