@@ -13,6 +13,7 @@
 //! a drifting aim error so it stays beatable; strafe while fighting; fire when
 //! the shot is clear and the enemy within range, after a short reaction time.
 
+use crate::sim::math;
 use crate::sim::rng::Rng;
 use crate::sim::{InputFrame, PLAYER_RADIUS, PROJECTILE_RADIUS, Phase, PlayerId, Vec2, World};
 
@@ -126,7 +127,7 @@ impl Ai {
             .target
             .map_or(Vec2::ZERO, |t| (t - pos).normalize_or_zero());
         let mut aim = if desired != Vec2::ZERO {
-            desired.to_angle()
+            math::angle(desired)
         } else {
             player.aim
         };
@@ -137,7 +138,7 @@ impl Ai {
             let dist = to.length();
             let speed = world.rules.projectile_speed.max(1.0);
             let lead = e.pos + e.vel * (dist / speed);
-            aim = (lead - pos).to_angle() + self.aim_error;
+            aim = math::angle(lead - pos) + self.aim_error;
             let dir = to.normalize_or_zero();
             let side = dir.perp() * self.strafe;
             let range = if dist > 450.0 {

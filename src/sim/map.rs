@@ -305,7 +305,7 @@ impl Map {
         let spawns = (0..MAX_PLAYERS)
             .map(|i| {
                 let a = i as f32 * std::f32::consts::TAU / MAX_PLAYERS as f32;
-                c + Vec2::from_angle(a) * r
+                c + super::math::dir(a) * r
             })
             .collect();
         Map {

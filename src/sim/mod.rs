@@ -24,6 +24,7 @@
 
 mod hash;
 mod map;
+pub mod math;
 pub mod rng;
 mod world;
 

@@ -20,6 +20,7 @@
 //! 7. match end by kills or timer.
 
 use super::hash::Fnv1a;
+use super::math;
 use super::rng::Rng;
 use super::{
     DT, InputFrame, MAX_PLAYERS, Map, PLAYER_RADIUS, PROJECTILE_RADIUS, Phase, Player, PlayerId,
@@ -408,7 +409,7 @@ impl World {
                     let n = if dist > 1e-4 {
                         d / dist
                     } else {
-                        Vec2::from_angle(f32::from(a.id) * 0.7 + f32::from(b.id) * 1.3)
+                        math::dir(f32::from(a.id) * 0.7 + f32::from(b.id) * 1.3)
                     };
                     let push = n * ((min_d - dist) * 0.5);
                     let mut pa = self.players[i].pos - push;
@@ -528,12 +529,12 @@ impl World {
 
     fn fire(&mut self, frames: &[InputFrame; MAX_PLAYERS], events: &mut Vec<SimEvent>) {
         let muzzle_d = PLAYER_RADIUS + PROJECTILE_RADIUS + 1.0;
-        for i in 0..self.players.len() {
+        for (i, frame) in frames.iter().enumerate().take(self.players.len()) {
             let p = &self.players[i];
-            if !frames[i].fire || !p.alive || p.fire_cooldown > 0 {
+            if !frame.fire || !p.alive || p.fire_cooldown > 0 {
                 continue;
             }
-            let (by, origin, dir) = (p.id, p.pos, Vec2::from_angle(p.aim));
+            let (by, origin, dir) = (p.id, p.pos, math::dir(p.aim));
             let muzzle = origin + dir * muzzle_d;
             let cooldown = self.rules.fire_cooldown_ticks;
             let p = &mut self.players[i];
