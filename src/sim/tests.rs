@@ -587,3 +587,51 @@ mod props {
         }
     }
 }
+
+/// A pinned hash of a scripted scenario with explicit rules on the open map.
+/// If this fails on another OS or CPU, something platform-dependent (libm,
+/// iteration order) crept into the simulation. If it fails after a
+/// deliberate rule change, update the constant.
+#[test]
+fn golden_hash_is_platform_independent() {
+    let rules = Rules {
+        max_hp: 100,
+        damage: 25,
+        fire_cooldown_ticks: 10,
+        projectile_speed: 800.0,
+        projectile_ttl_ticks: 80,
+        accel: 2500.0,
+        friction: 7.0,
+        max_speed: 280.0,
+        respawn_ticks: 120,
+        kills_to_win: 3,
+        time_limit_ticks: 3000,
+        restart_ticks: 100,
+        spawn_protect_ticks: 30,
+    };
+    let mut map = Map::open(Vec2::new(1200.0, 800.0));
+    map.walls = vec![Rect::from_xywh(560.0, 300.0, 80.0, 200.0)];
+    let mut w = World::new(map, rules, 0xDEC0DE);
+    for i in 0..6 {
+        w.add_player(&format!("p{i}"));
+    }
+    let mut kills = 0;
+    for t in 0..3000u32 {
+        let inputs: Vec<_> = (0..6u8)
+            .map(|id| {
+                let phase = t as f32 * 0.011 + f32::from(id) * 1.7;
+                let mv = math::dir(phase * 1.3);
+                (id, input(mv, phase * -2.1, (t + u32::from(id)) % 3 != 0))
+            })
+            .collect();
+        kills += w
+            .step(&inputs)
+            .iter()
+            .filter(|e| matches!(e, SimEvent::Killed { .. }))
+            .count();
+    }
+    assert!(kills > 0, "the scenario exercises hits and deaths");
+    assert_eq!(w.state_hash(), GOLDEN, "got {:#018x}", w.state_hash());
+}
+
+const GOLDEN: u64 = 0xf449_86c8_c1c2_ddf5;
