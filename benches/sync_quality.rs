@@ -1,16 +1,77 @@
 //! Sync quality bench: prints the markdown tables of `arena::sync::quality`
-//! — every condition × {ours, snap to latest, fixed 100 ms linear}, then the
-//! delay/extrapolation operating points of the 50 ± 20 ms, 5 % loss link.
+//! — every condition × {ours, snap to latest, fixed 100 ms linear}, for
+//! ground truth from the real simulation driven by the AI and from the
+//! synthetic generator, then the delay/extrapolation operating points of the
+//! 50 ± 20 ms, 5 % loss link.
 //!
 //! Run: `cargo bench -p arena --bench sync_quality`. Deterministic: the same
 //! seed prints the same tables on every machine.
 
+use arena::ai::Ai;
+use arena::sim::{DT, Map, Rules, World};
 use arena::sync::quality::{
-    Condition, Strategy, Trajectory, run, standard_conditions, synthetic_trajectory, table,
+    Condition, Strategy, Trajectory, TruthState, run, standard_conditions, synthetic_trajectory,
+    table,
 };
 use arena::sync::{DelayMode, SyncConfig};
 
 const SEED: u64 = 0x5EED;
+const SECONDS: f64 = 60.0;
+
+/// Ground truth from the game itself: `players` AI bots in the built-in arena,
+/// stepped at the sim's 60 Hz; one trajectory per bot. A death and a respawn
+/// are discrete changes (sent at once); a respawn (or the teleport of a match
+/// restart) starts a new life.
+fn sim_trajectories(seed: u64, players: usize, seconds: f64) -> Vec<Trajectory> {
+    let mut world = World::new(Map::builtin(), Rules::default(), seed);
+    let ids: Vec<_> = (0..players)
+        .filter_map(|i| world.add_player(&format!("bot{i}")))
+        .collect();
+    let mut ais: Vec<Ai> = (0..ids.len()).map(|i| Ai::new(seed + i as u64)).collect();
+    let dt = f64::from(DT);
+    let ticks = (seconds / dt).ceil() as usize;
+    let mut out: Vec<Trajectory> = ids
+        .iter()
+        .map(|_| Trajectory {
+            dt,
+            states: Vec::with_capacity(ticks),
+        })
+        .collect();
+    let mut spawn = vec![0u8; ids.len()];
+    let mut alive = vec![true; ids.len()];
+    for _ in 0..ticks {
+        let inputs: Vec<_> = ids
+            .iter()
+            .zip(ais.iter_mut())
+            .map(|(id, ai)| (*id, ai.think(&world, *id)))
+            .collect();
+        world.step(&inputs);
+        for (i, (id, traj)) in ids.iter().zip(out.iter_mut()).enumerate() {
+            let Some(p) = world.player(*id) else {
+                continue;
+            };
+            // A match restart also teleports living players: any one-tick move
+            // far beyond running speed starts a new life too.
+            let teleported = traj
+                .states
+                .last()
+                .is_some_and(|last| last.pos.distance(p.pos) > 40.0);
+            let discrete = p.alive != alive[i] || teleported;
+            if (p.alive && !alive[i]) || teleported {
+                spawn[i] = spawn[i].wrapping_add(1);
+            }
+            alive[i] = p.alive;
+            traj.states.push(TruthState {
+                pos: p.pos,
+                vel: p.vel,
+                aim: p.aim,
+                spawn: spawn[i],
+                discrete,
+            });
+        }
+    }
+    out
+}
 
 fn operating_points(trajectories: &[Trajectory]) -> String {
     let mut out = String::from(
@@ -53,14 +114,24 @@ fn operating_points(trajectories: &[Trajectory]) -> String {
 }
 
 fn main() {
-    let trajectories: Vec<_> = (0..6)
-        .map(|i| synthetic_trajectory(SEED + i, 60.0))
+    let conditions = standard_conditions();
+    let sim = sim_trajectories(SEED, 6, SECONDS);
+    println!(
+        "### Ground truth: the game's sim, {} AI bots in the built-in arena, {SECONDS} s\n\n\
+         States sent at 20 Hz, frames at 60 Hz, seed {SEED:#x}.\n",
+        sim.len()
+    );
+    println!("{}", table(&conditions, &sim, SEED));
+    println!("Operating points of `ours` on 50 ± 20 ms, 5 % loss (sim trajectories):\n");
+    println!("{}", operating_points(&sim));
+
+    let synthetic: Vec<_> = (0..6)
+        .map(|i| synthetic_trajectory(SEED + i, SECONDS))
         .collect();
     println!(
-        "Synthetic player trajectories: {} × 60 s at 60 Hz; states sent at 20 Hz; frames at 60 Hz; seed {SEED:#x}.\n",
-        trajectories.len()
+        "### Ground truth: synthetic player-like trajectories, {} × {SECONDS} s\n\n\
+         Sharp turns, stops, wall stops, aim across ±π, death + respawn every 6–10 s.\n",
+        synthetic.len()
     );
-    println!("{}", table(&standard_conditions(), &trajectories, SEED));
-    println!("Operating points of `ours` on 50 ± 20 ms, 5 % loss:\n");
-    println!("{}", operating_points(&trajectories));
+    println!("{}", table(&conditions, &synthetic, SEED));
 }
