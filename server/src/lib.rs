@@ -9,27 +9,118 @@
 //! [`Config`] and a shutdown future, so the `arena-server` binary, `arena
 //! server` and the game's embedded host all start it the same way, and tests
 //! bind `127.0.0.1:0` and read the port back.
+//!
+//! Module map: [`protocol`] (wire types, room codes), [`rooms`] (pure room
+//! registry), [`limits`] (rate limits), [`turn`] (ICE servers and TURN
+//! credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags and
+//! validation); the Socket.IO handlers live in a private module and stay thin.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod config;
+pub mod limits;
+pub mod metrics;
 pub mod protocol;
+pub mod rooms;
+mod signaling;
+pub mod turn;
 
-pub use config::Config;
+pub use config::{Config, ConfigError, ServerArgs};
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
 use axum::routing::get;
+use socketioxide::SocketIo;
+use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::metrics::Metrics;
+use crate::signaling::App;
+
+/// Hard cap on one incoming websocket message or polling request (bytes);
+/// above it the transport is closed. Events above [`Config::max_event_bytes`]
+/// but below this get a `bad_request` and the connection stays.
+const TRANSPORT_MAX_BYTES: usize = 1 << 20;
 
 /// Serves the signaling server on `listener` until `shutdown` completes.
 ///
-/// Returns once every connection has been closed after the shutdown signal.
+/// On shutdown every Socket.IO client is disconnected, then the HTTP server
+/// drains. Returns once every connection has been closed.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let _ = config;
-    let app = Router::new().route("/healthz", get(|| async { "ok" }));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    tracing::info!(?config, "starting");
+    let metrics = Arc::new(Metrics::default());
+    let app = Arc::new(App::new(config.clone(), metrics.clone()));
+    let (layer, io) = SocketIo::builder()
+        .with_state(app.clone())
+        .max_payload(TRANSPORT_MAX_BYTES as u64)
+        .ws_max_message_size(TRANSPORT_MAX_BYTES)
+        .ws_max_frame_size(TRANSPORT_MAX_BYTES)
+        .build_layer();
+    io.ns("/", signaling::on_connect.with(signaling::on_connect_mw));
+
+    let metrics_route = {
+        let metrics = metrics.clone();
+        move || {
+            let body = metrics.render();
+            async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
+        }
+    };
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics_route))
+        .layer(layer)
+        .layer(cors(&config.cors_origins));
+
+    let sweeper = {
+        let app = app.clone();
+        let every =
+            (config.rooms.empty_grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                app.sweep(Instant::now());
+            }
+        })
+    };
+
+    let io_for_shutdown = io.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: disconnecting clients");
+        io_for_shutdown.close().await;
+    };
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await;
+    sweeper.abort();
+    tracing::info!("stopped");
+    served
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new().allow_methods(Any).allow_headers(Any);
+    if origins.is_empty() {
+        return base.allow_origin(Any);
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    base.allow_origin(AllowOrigin::list(list))
 }

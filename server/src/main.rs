@@ -1,22 +1,66 @@
 //! `arena-server` binary: parses flags and env, binds, and calls [`arena_server::run`].
+//!
+//! Owns only process concerns: logging setup, signals (SIGINT, SIGTERM) and
+//! the `listening on HOST:PORT` line (with the real port for `--port 0`).
 
 use anyhow::Context;
+use clap::Parser;
 use tokio::net::TcpListener;
+
+/// Signaling and relay server of P2P Arena.
+#[derive(Debug, Parser)]
+#[command(name = "arena-server", version, about)]
+struct Cli {
+    #[command(flatten)]
+    server: arena_server::ServerArgs,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3536);
-    let listener = TcpListener::bind(("0.0.0.0", port)).await.context("bind")?;
-    println!("listening on {}", listener.local_addr()?);
-    arena_server::run(listener, arena_server::Config::default(), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let cli = Cli::parse();
+    let config = cli.server.to_config().context("invalid configuration")?;
+    let addr = cli.server.listen_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot bind {addr}"))?;
+    let local = listener.local_addr().context("local address")?;
+    println!("listening on {local}");
+    arena_server::run(listener, config, shutdown_signal())
+        .await
+        .context("server failed")?;
     Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what PaaS hosts and Docker send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("signal received");
 }

@@ -1,0 +1,200 @@
+//! Server counters and their Prometheus text exposition (`/metrics`).
+//!
+//! Owns plain atomics that handlers bump and the renderer reads; it knows no
+//! sockets and no rooms (the room gauge is set by whoever changes rooms).
+//! Hand-written exposition format 0.0.4: no metrics crate needed.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use crate::protocol::ErrorCode;
+
+/// Kinds of forwarded traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Traffic {
+    /// `signal` (WebRTC signaling).
+    Signal = 0,
+    /// `relay` (game data to one peer).
+    Relay = 1,
+    /// `broadcast` (game data to the room).
+    Broadcast = 2,
+}
+
+const TRAFFIC: [&str; 3] = ["signal", "relay", "broadcast"];
+
+/// All counters of one server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    connections: AtomicI64,
+    connections_total: AtomicU64,
+    rooms: AtomicI64,
+    rooms_created: AtomicU64,
+    rooms_expired: AtomicU64,
+    joins_ok: AtomicU64,
+    joins_failed: [AtomicU64; 6],
+    messages: [AtomicU64; 3],
+    bytes: [AtomicU64; 3],
+    deliveries: [AtomicU64; 3],
+    rejections: [AtomicU64; 6],
+}
+
+fn idx(code: ErrorCode) -> usize {
+    ErrorCode::ALL.iter().position(|c| *c == code).unwrap_or(0)
+}
+
+impl Metrics {
+    /// A connection opened.
+    pub fn connected(&self) {
+        self.connections.fetch_add(1, Relaxed);
+        self.connections_total.fetch_add(1, Relaxed);
+    }
+    /// A connection closed.
+    pub fn disconnected(&self) {
+        self.connections.fetch_sub(1, Relaxed);
+    }
+    /// Current number of connections.
+    pub fn connections(&self) -> i64 {
+        self.connections.load(Relaxed)
+    }
+    /// Sets the room gauge.
+    pub fn set_rooms(&self, n: usize) {
+        self.rooms
+            .store(i64::try_from(n).unwrap_or(i64::MAX), Relaxed);
+    }
+    /// A room was created.
+    pub fn room_created(&self) {
+        self.rooms_created.fetch_add(1, Relaxed);
+    }
+    /// `n` empty rooms expired.
+    pub fn rooms_expired(&self, n: usize) {
+        self.rooms_expired.fetch_add(n as u64, Relaxed);
+    }
+    /// A join succeeded.
+    pub fn join_ok(&self) {
+        self.joins_ok.fetch_add(1, Relaxed);
+    }
+    /// A join failed with `code`.
+    pub fn join_failed(&self, code: ErrorCode) {
+        self.joins_failed[idx(code)].fetch_add(1, Relaxed);
+    }
+    /// A message of `kind` carrying `bytes` was accepted and forwarded to `deliveries` sockets.
+    pub fn forwarded(&self, kind: Traffic, bytes: usize, deliveries: usize) {
+        let i = kind as usize;
+        self.messages[i].fetch_add(1, Relaxed);
+        self.bytes[i].fetch_add(bytes as u64, Relaxed);
+        self.deliveries[i].fetch_add(deliveries as u64, Relaxed);
+    }
+    /// A message was refused with `code` (any event).
+    pub fn rejected(&self, code: ErrorCode) {
+        self.rejections[idx(code)].fetch_add(1, Relaxed);
+    }
+
+    /// The Prometheus text exposition of every counter.
+    pub fn render(&self) -> String {
+        let mut o = String::with_capacity(2048);
+        let gauge = |o: &mut String, name: &str, help: &str, v: i64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(
+            &mut o,
+            "arena_connections",
+            "Open Socket.IO connections.",
+            self.connections.load(Relaxed),
+        );
+        gauge(
+            &mut o,
+            "arena_rooms",
+            "Rooms, occupied or within their empty grace period.",
+            self.rooms.load(Relaxed),
+        );
+        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+        };
+        counter(
+            &mut o,
+            "arena_connections_total",
+            "Connections accepted.",
+            self.connections_total.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "arena_rooms_created_total",
+            "Rooms created.",
+            self.rooms_created.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "arena_rooms_expired_total",
+            "Empty rooms expired.",
+            self.rooms_expired.load(Relaxed),
+        );
+        let _ = writeln!(
+            o,
+            "# HELP arena_joins_total Room joins by result.\n# TYPE arena_joins_total counter"
+        );
+        let _ = writeln!(
+            o,
+            "arena_joins_total{{result=\"ok\"}} {}",
+            self.joins_ok.load(Relaxed)
+        );
+        for (c, v) in ErrorCode::ALL.iter().zip(&self.joins_failed) {
+            let _ = writeln!(o, "arena_joins_total{{result=\"{c}\"}} {}", v.load(Relaxed));
+        }
+        let families = [
+            (
+                "arena_relayed_messages_total",
+                "Messages accepted for forwarding, by event.",
+                &self.messages,
+            ),
+            (
+                "arena_relayed_bytes_total",
+                "Payload bytes (base64 data or signal JSON) accepted, by event.",
+                &self.bytes,
+            ),
+            (
+                "arena_relayed_deliveries_total",
+                "Messages delivered to recipients, by event.",
+                &self.deliveries,
+            ),
+        ];
+        for (name, help, values) in families {
+            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (k, v) in TRAFFIC.iter().zip(values) {
+                let _ = writeln!(o, "{name}{{event=\"{k}\"}} {}", v.load(Relaxed));
+            }
+        }
+        let _ = writeln!(
+            o,
+            "# HELP arena_rejections_total Messages refused, by reason.\n# TYPE arena_rejections_total counter"
+        );
+        for (c, v) in ErrorCode::ALL.iter().zip(&self.rejections) {
+            let _ = writeln!(
+                o,
+                "arena_rejections_total{{reason=\"{c}\"}} {}",
+                v.load(Relaxed)
+            );
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        m.connected();
+        m.join_ok();
+        m.join_failed(ErrorCode::Full);
+        m.forwarded(Traffic::Relay, 40, 1);
+        m.rejected(ErrorCode::RateLimited);
+        let t = m.render();
+        assert!(t.contains("arena_connections 1\n"));
+        assert!(t.contains("arena_joins_total{result=\"full\"} 1\n"));
+        assert!(t.contains("arena_relayed_bytes_total{event=\"relay\"} 40\n"));
+        assert!(t.contains("arena_rejections_total{reason=\"rate_limited\"} 1\n"));
+    }
+}
