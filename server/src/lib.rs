@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::handler::ConnectHandler;
 use tokio::net::TcpListener;
@@ -102,6 +103,13 @@ pub async fn run(
         tracing::info!("shutting down: disconnecting clients");
         io_for_shutdown.close().await;
     };
+    // Small frames (signals, 40-byte game messages) must not wait for Nagle +
+    // delayed ACK (~40 ms on Linux): disable Nagle on every accepted socket.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -50,5 +50,9 @@ async fn python_socketio_client_goes_through_create_join_signal_relay_leave() {
     );
 
     let _ = tx.send(());
-    tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

@@ -1,0 +1,466 @@
+//! Load bench of arena-server: many clients in rooms of 8 relaying game data
+//! at 20 Hz, plus the memory cost of idle connections.
+//!
+//! It starts the real `arena-server` binary as a child process on port 0
+//! (reading `listening on HOST:PORT` from its stdout) so the server's RSS is
+//! measured alone, from `/proc/<pid>/status`. The clients are a minimal
+//! hand-written engine.io v4 / Socket.IO v5 websocket client over
+//! tokio-tungstenite: on a 2-core machine the load generator shares the CPU
+//! with the server, and a client that parses only what it needs leaves the
+//! server as much of it as possible (the integration tests cover rust_socketio).
+//!
+//! Each payload is 30 bytes (40 base64 characters) carrying the send time, so
+//! latency is end to end: client → server → client, in one process clock.
+//!
+//! Run: `cargo bench -p arena-server --bench load -- [--clients N] [--idle M]
+//! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast]`
+//! (env: `LOAD_CLIENTS`, `LOAD_IDLE`, `LOAD_SECS`, `LOAD_RATE`, `LOAD_ROOM`, `LOAD_MODE`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(Debug, Clone)]
+struct Opts {
+    clients: usize,
+    idle: usize,
+    secs: u64,
+    rate: f64,
+    room: usize,
+    broadcast: bool,
+}
+
+impl Opts {
+    fn parse() -> Result<Self> {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let mut o = Opts {
+            clients: env("LOAD_CLIENTS", "1000").parse()?,
+            idle: env("LOAD_IDLE", "1000").parse()?,
+            secs: env("LOAD_SECS", "10").parse()?,
+            rate: env("LOAD_RATE", "20").parse()?,
+            room: env("LOAD_ROOM", "8").parse()?,
+            broadcast: env("LOAD_MODE", "relay") == "broadcast",
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let mut i = 0;
+        while i < args.len() {
+            let val = args.get(i + 1).cloned().unwrap_or_default();
+            match args[i].as_str() {
+                "--clients" => o.clients = val.parse()?,
+                "--idle" => o.idle = val.parse()?,
+                "--secs" => o.secs = val.parse()?,
+                "--rate" => o.rate = val.parse()?,
+                "--room" => o.room = val.parse()?,
+                "--mode" => o.broadcast = val == "broadcast",
+                _ => {
+                    i += 1; // `--bench` and friends from cargo
+                    continue;
+                }
+            }
+            i += 2;
+        }
+        ensure!(
+            o.room >= 2 && o.clients >= o.room && o.rate > 0.0,
+            "bad options {o:?}"
+        );
+        Ok(o)
+    }
+}
+
+fn main() -> Result<()> {
+    let opts = Opts::parse()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(bench(opts))
+}
+
+/// The server child process; killed on drop.
+struct Server {
+    child: tokio::process::Child,
+    addr: SocketAddr,
+    pid: u32,
+}
+
+async fn spawn_server() -> Result<Server> {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--max-rooms",
+            "100000",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start arena-server")?;
+    let pid = child.id().context("no pid")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .context("server did not start")??
+        .context("server exited")?;
+    let addr: SocketAddr = line
+        .strip_prefix("listening on ")
+        .context("unexpected first line")?
+        .parse()
+        .context("bad address")?;
+    Ok(Server { child, addr, pid })
+}
+
+fn rss_kb(pid: u32) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("bad VmRSS")?
+        .parse()?)
+}
+
+/// utime + stime of `pid` in clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = s.rsplit_once(')').context("bad stat")?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    Ok(f.get(11).context("utime")?.parse::<u64>()? + f.get(12).context("stime")?.parse::<u64>()?)
+}
+
+async fn recv_text(ws: &mut Ws) -> Result<String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+            Some(Ok(Message::Close(_))) | None => bail!("connection closed"),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Engine.io open + Socket.IO namespace connect; returns the socket and its sid.
+async fn connect(addr: SocketAddr) -> Result<(Ws, String)> {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    let open = recv_text(&mut ws).await?;
+    ensure!(open.starts_with('0'), "expected engine.io open, got {open}");
+    ws.send(Message::text("40")).await?;
+    loop {
+        let m = recv_text(&mut ws).await?;
+        if let Some(rest) = m.strip_prefix("40") {
+            let v: serde_json::Value = serde_json::from_str(rest)?;
+            let sid = v["sid"].as_str().context("no sid")?.to_owned();
+            return Ok((ws, sid));
+        }
+        if m == "2" {
+            ws.send(Message::text("3")).await?;
+        }
+    }
+}
+
+/// Waits for a text message starting with `prefix`, answering pings.
+async fn wait_for(ws: &mut Ws, prefix: &str) -> Result<String> {
+    loop {
+        let m = recv_text(ws).await?;
+        if m.starts_with(prefix) {
+            return Ok(m);
+        }
+        if m == "2" {
+            ws.send(Message::text("3")).await?;
+        }
+    }
+}
+
+async fn create_room(ws: &mut Ws) -> Result<String> {
+    ws.send(Message::text(r#"420["create_room",{}]"#)).await?;
+    let m = wait_for(ws, "430").await?;
+    let v: serde_json::Value = serde_json::from_str(&m[3..])?;
+    Ok(v[0]["roomId"].as_str().context("no roomId")?.to_owned())
+}
+
+async fn join_room(ws: &mut Ws, code: &str) -> Result<()> {
+    ws.send(Message::text(format!(
+        r#"42["join_room",{{"roomId":"{code}"}}]"#
+    )))
+    .await?;
+    wait_for(ws, r#"42["room_users""#).await?;
+    Ok(())
+}
+
+async fn connect_many(addr: SocketAddr, n: usize) -> Result<Vec<(Ws, String)>> {
+    let sem = Arc::new(Semaphore::new(64));
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sem = sem.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await?;
+            connect(addr).await
+        }));
+    }
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await??);
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct ClientReport {
+    sent: u64,
+    received: u64,
+    latencies_us: Vec<u32>,
+}
+
+/// One relaying client: sends at `rate` until `stop`, records latencies of
+/// messages sent in the measurement window [`from`, `stop`).
+#[allow(clippy::too_many_arguments)]
+async fn relay_client(
+    mut ws: Ws,
+    idx: usize,
+    peers: Vec<String>,
+    epoch: Instant,
+    from: Instant,
+    stop: Instant,
+    rate: f64,
+    broadcast: bool,
+) -> Result<ClientReport> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let period = Duration::from_secs_f64(1.0 / rate);
+    // Stagger the clients over one period so they do not all fire at once.
+    let offset = period.mul_f64((idx % 97) as f64 / 97.0);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut rep = ClientReport::default();
+    let mut k = idx;
+    let drain_until = stop + Duration::from_millis(500);
+    let mut payload = [0u8; 30];
+    payload[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if Instant::now() < stop => {
+                let ts = epoch.elapsed().as_nanos() as u64;
+                payload[..8].copy_from_slice(&ts.to_le_bytes());
+                let data = b64.encode(payload);
+                let text = if broadcast {
+                    format!(r#"42["broadcast",{{"data":"{data}"}}]"#)
+                } else {
+                    let target = &peers[k % peers.len()];
+                    k += 1;
+                    format!(r#"42["relay",{{"targetId":"{target}","data":"{data}"}}]"#)
+                };
+                ws.send(Message::text(text)).await?;
+                rep.sent += 1;
+            }
+            m = tokio::time::timeout_at(drain_until.into(), ws.next()) => {
+                let m = match m {
+                    Err(_) => break, // drained
+                    Ok(Some(Ok(Message::Text(t)))) => t,
+                    Ok(Some(Ok(_))) => continue,
+                    Ok(Some(Err(e))) => return Err(e.into()),
+                    Ok(None) => bail!("client {idx}: server closed the connection"),
+                };
+                if m.as_str() == "2" {
+                    ws.send(Message::text("3")).await?;
+                    continue;
+                }
+                let Some(start) = m.find(r#""data":""#) else { continue };
+                let rest = &m[start + 8..];
+                let Some(end) = rest.find('"') else { continue };
+                let Ok(bytes) = b64.decode(&rest[..end]) else { continue };
+                if bytes.len() < 8 {
+                    continue;
+                }
+                let mut ts = [0u8; 8];
+                ts.copy_from_slice(&bytes[..8]);
+                let sent_at = epoch + Duration::from_nanos(u64::from_le_bytes(ts));
+                rep.received += 1;
+                if sent_at >= from && sent_at < stop {
+                    let us = sent_at.elapsed().as_micros();
+                    rep.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                }
+            }
+        }
+    }
+    let _ = ws.close(None).await;
+    Ok(rep)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
+}
+
+async fn bench(opts: Opts) -> Result<()> {
+    let server = spawn_server().await?;
+    let addr = server.addr;
+    println!(
+        "arena-server pid {} on {addr}; options {opts:?}",
+        server.pid
+    );
+
+    // Phase 1: idle connections.
+    let rss0 = rss_kb(server.pid)?;
+    let t = Instant::now();
+    let idle = connect_many(addr, opts.idle).await?;
+    let connect_time = t.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await; // let allocations settle
+    let rss1 = rss_kb(server.pid)?;
+    let per_idle = (rss1.saturating_sub(rss0)) as f64 / opts.idle.max(1) as f64;
+    println!(
+        "idle: {} connections in {:.2} s; server RSS {rss0} KB -> {rss1} KB = {per_idle:.1} KB per idle connection",
+        opts.idle,
+        connect_time.as_secs_f64()
+    );
+    drop(idle);
+
+    // Phase 2: relaying clients in rooms.
+    let mut conns = connect_many(addr, opts.clients).await?;
+    let mut rooms: Vec<Vec<usize>> = Vec::new();
+    for start in (0..opts.clients).step_by(opts.room) {
+        let end = (start + opts.room).min(opts.clients);
+        if end - start < 2 {
+            break;
+        }
+        let code = create_room(&mut conns[start].0).await?;
+        let mut joins = Vec::new();
+        for (i, (ws, _)) in conns[start..end].iter_mut().enumerate() {
+            let code = &code;
+            joins.push(async move {
+                join_room(ws, code)
+                    .await
+                    .with_context(|| format!("join {i}"))
+            });
+        }
+        for j in futures_util::future::join_all(joins).await {
+            j?;
+        }
+        rooms.push((start..end).collect());
+    }
+    let mut room_of = vec![usize::MAX; opts.clients];
+    for (r, members) in rooms.iter().enumerate() {
+        for &m in members {
+            room_of[m] = r;
+        }
+    }
+    let sids: Vec<String> = conns.iter().map(|(_, s)| s.clone()).collect();
+    let epoch = Instant::now();
+    let warmup = Duration::from_secs(2);
+    let from = epoch + warmup;
+    let stop = from + Duration::from_secs(opts.secs);
+    let mut tasks = Vec::new();
+    let mut active = 0usize;
+    for (idx, (ws, sid)) in conns.into_iter().enumerate() {
+        let Some(members) = rooms.get(room_of[idx]) else {
+            continue;
+        };
+        let peers: Vec<String> = members
+            .iter()
+            .filter(|&&m| sids[m] != sid)
+            .map(|&m| sids[m].clone())
+            .collect();
+        active += 1;
+        tasks.push(tokio::spawn(relay_client(
+            ws,
+            idx,
+            peers,
+            epoch,
+            from,
+            stop,
+            opts.rate,
+            opts.broadcast,
+        )));
+    }
+    tokio::time::sleep_until(from.into()).await;
+    let cpu0 = cpu_ticks(server.pid)?;
+    let own0 = cpu_ticks(std::process::id())?;
+    let wall0 = Instant::now();
+    tokio::time::sleep_until(stop.into()).await;
+    let cpu1 = cpu_ticks(server.pid)?;
+    let own1 = cpu_ticks(std::process::id())?;
+    let window = wall0.elapsed().as_secs_f64();
+    let rss_load = rss_kb(server.pid)?;
+
+    let mut lat = Vec::new();
+    let (mut sent, mut received) = (0u64, 0u64);
+    let mut failed = 0usize;
+    for t in tasks {
+        match t.await? {
+            Ok(r) => {
+                sent += r.sent;
+                received += r.received;
+                lat.extend(r.latencies_us);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("client failed: {e:#}");
+            }
+        }
+    }
+    lat.sort_unstable();
+    let total_secs = (warmup + Duration::from_secs(opts.secs)).as_secs_f64();
+    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let cpu = (cpu1 - cpu0) as f64 / ticks_per_sec / window * 100.0;
+    let own_cpu = (own1 - own0) as f64 / ticks_per_sec / window * 100.0;
+    let mode = if opts.broadcast {
+        "broadcast (to the 7 others)"
+    } else {
+        "relay (to one peer)"
+    };
+    println!();
+    println!("| metric | value |");
+    println!("|---|---|");
+    println!(
+        "| relaying clients | {active} in {} rooms of {} ({failed} failed) |",
+        rooms.len(),
+        opts.room
+    );
+    println!("| mode, rate | {mode}, {} Hz per client |", opts.rate);
+    println!("| payload | 30 bytes = 40 base64 chars |");
+    println!("| messages sent / s | {:.0} |", sent as f64 / total_secs);
+    println!(
+        "| messages delivered / s | {:.0} |",
+        received as f64 / total_secs
+    );
+    println!("| latency samples | {} |", lat.len());
+    println!("| latency p50 | {:.2} ms |", percentile(&lat, 0.50));
+    println!("| latency p90 | {:.2} ms |", percentile(&lat, 0.90));
+    println!("| latency p99 | {:.2} ms |", percentile(&lat, 0.99));
+    println!("| latency p99.9 | {:.2} ms |", percentile(&lat, 0.999));
+    println!("| latency max | {:.2} ms |", percentile(&lat, 1.0));
+    println!("| server CPU during window | {cpu:.0} % of one core |");
+    println!("| load generator CPU (this process) | {own_cpu:.0} % of one core |");
+    println!("| server RSS under load | {rss_load} KB |");
+    println!("| idle connections | {} |", opts.idle);
+    println!("| server RSS idle: before -> after | {rss0} KB -> {rss1} KB |");
+    println!("| RSS per idle connection | {per_idle:.1} KB |");
+    drop(server);
+    Ok(())
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Our own child, by handle.
+        let _ = self.child.start_kill();
+    }
+}
