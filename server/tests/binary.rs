@@ -8,6 +8,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_prints_its_port_and_stops_on_sigterm() {
+    stops_on("-TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_stops_on_sigint() {
+    stops_on("-INT").await;
+}
+
+async fn stops_on(signal: &str) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
         .args(["--host", "127.0.0.1"])
         .env("PORT", "0")
@@ -43,14 +52,14 @@ async fn binary_prints_its_port_and_stops_on_sigterm() {
 
     let pid = child.id().unwrap().to_string();
     let killed = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
+        .args([signal, &pid])
         .status()
         .await
         .unwrap();
     assert!(killed.success());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
-        .expect("no exit after SIGTERM")
+        .expect("no exit after the signal")
         .unwrap();
     assert!(status.success(), "{status}");
 }

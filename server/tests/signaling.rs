@@ -601,3 +601,67 @@ async fn failed_joins_are_throttled_per_ip_across_connections() {
     );
     srv.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_configured_origins() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = Config {
+        cors_origins: vec!["https://good.example".into()],
+        ..Config::default()
+    };
+    let srv = start(config).await;
+    let head = |origin: &'static str| {
+        let addr = srv.addr;
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let req = format!(
+                "GET /healthz HTTP/1.1\r\nHost: t\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+            );
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out.to_ascii_lowercase()
+        }
+    };
+    assert!(
+        head("https://good.example")
+            .await
+            .contains("access-control-allow-origin: https://good.example")
+    );
+    assert!(
+        !head("https://evil.example")
+            .await
+            .contains("access-control-allow-origin")
+    );
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_rooms_expire_after_the_grace_period() {
+    // A zero grace period makes expiry observable without waiting: a room
+    // nobody is in is gone at once.
+    let mut config = Config::default();
+    config.rooms.empty_grace = std::time::Duration::ZERO;
+    let srv = start(config).await;
+    let a = connect(&srv.url).await;
+    let code = create_room(&a).await;
+    assert_eq!(
+        a.ack("join_room", json!({"roomId": code})).await["error"],
+        "not_found"
+    );
+    srv.stop().await.unwrap();
+
+    // With the default grace period the room survives being left empty.
+    let srv = start(Config::default()).await;
+    let mut a = connect(&srv.url).await;
+    let code = create_room(&a).await;
+    a.join(&code).await;
+    assert_eq!(a.ack("leave_room", json!({})).await, json!({"left": true}));
+    assert!(
+        a.ack("join_room", json!({"roomId": code}))
+            .await
+            .get("error")
+            .is_none()
+    );
+    srv.stop().await.unwrap();
+}
