@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian/Ubuntu machine: installs what the
+# tests need (Xvfb and Mesa for the window tests, ALSA headers for the sound
+# feature, python-socketio for the server compatibility test), then runs
+# fmt, clippy and every test of the workspace. `.ci/run` calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- system packages ---------------------------------------------------------
+packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 libasound2-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- python-socketio, in a venv of our own (no system pip changes) ------------
+venv=target/test-venv
+if ! "$venv/bin/python" -c 'import socketio, requests, websocket' 2>/dev/null; then
+    log "installing python-socketio into $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "python-socketio[client]>=5,<6"
+fi
+export ARENA_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# --- Rust ----------------------------------------------------------------------
+command -v cargo >/dev/null || { echo "cargo not found: install Rust from rustup.rs" >&2; exit 1; }
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
