@@ -148,6 +148,10 @@ pub struct HelloAck {
     pub version: String,
     /// Supported extensions, e.g. `create_room`, `relay`, `leave_room`, `ice_servers`, `turn`.
     pub features: Vec<String>,
+    /// The caller's own socket id (the id others see in `room_users`,
+    /// `user_joined` and as `userId`): Socket.IO clients do not all expose it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// `create_room` request: `{}`, or `{"token": T}` when creation needs a token.
@@ -172,6 +176,11 @@ pub struct JoinRoom {
     /// Room code (any case, spaces and dashes ignored); in core-only mode any non-empty string.
     #[serde(rename = "roomId")]
     pub room_id: String,
+    /// Re-entering a room one was in before the server restarted: a
+    /// well-formed code of a room that does not exist (any more) is created
+    /// instead of answering `not_found`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rejoin: bool,
 }
 
 /// `join_room` ack on success: `{"users": [...], "iceServers": [...]}`.

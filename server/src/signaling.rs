@@ -278,8 +278,17 @@ fn send_to<T: Serialize + ?Sized>(s: &SocketRef, to: Sid, event: &'static str, d
     }
 }
 
+/// Mirrors a registry change into the socket's Socket.IO rooms (used for the
+/// `broadcast` fan-out). Called while the registry lock is held, so concurrent
+/// joins of one socket cannot leave the two views different.
+fn mirror_join(s: &SocketRef, room: &str, joined: &Joined<Sid>) {
+    if let Some(left) = &joined.left {
+        s.leave(left.room.clone());
+    }
+    s.join(room.to_owned());
+}
+
 fn notify_left(s: &SocketRef, who: Sid, left: &Left<Sid>) {
-    s.leave(left.room.clone());
     let msg = UserLeft {
         user_id: who.to_string(),
     };
@@ -329,6 +338,8 @@ async fn on_hello(
         "leave_room",
         "ice_servers",
         "arena_error",
+        "rejoin",
+        "self_id",
     ]
     .into_iter()
     .map(String::from)
@@ -346,6 +357,7 @@ async fn on_hello(
             env!("CARGO_PKG_VERSION")
         ),
         features,
+        id: Some(s.id.to_string()),
     };
     if let Some(ack) = ack {
         let _ = ack.send(&reply);
@@ -509,6 +521,9 @@ async fn on_join_room(
         }
         let mut rooms = app.rooms();
         let r = rooms.join_or_create(&id, s.id, now).map(|j| (id, j));
+        if let Ok((room, joined)) = &r {
+            mirror_join(&s, room, joined);
+        }
         app.metrics.set_rooms(rooms.room_count());
         r
     } else {
@@ -527,7 +542,18 @@ async fn on_join_room(
             }
         };
         let id = code.to_string();
-        app.rooms().join(&id, s.id, now).map(|j| (id, j))
+        let mut rooms = app.rooms();
+        let r = if req.rejoin {
+            rooms.join_or_create(&id, s.id, now)
+        } else {
+            rooms.join(&id, s.id, now)
+        };
+        let r = r.map(|j| (id, j));
+        if let Ok((room, joined)) = &r {
+            mirror_join(&s, room, joined);
+        }
+        app.metrics.set_rooms(rooms.room_count());
+        r
     };
     let (room, joined) = match result {
         Ok(ok) => ok,
@@ -569,10 +595,15 @@ fn deliver_join(
     if let Some(left) = &joined.left {
         notify_left(s, s.id, left);
     }
-    s.join(room.clone());
     if !s.connected() {
         // Disconnected while joining: on_disconnect may have run before the join landed.
-        if let Some(left) = app.rooms().leave(s.id, Instant::now()) {
+        let left = {
+            let mut rooms = app.rooms();
+            let left = rooms.leave(s.id, Instant::now());
+            s.leave_all();
+            left
+        };
+        if let Some(left) = left {
             notify_left(s, s.id, &left);
         }
         return;
@@ -626,7 +657,14 @@ async fn on_leave_room(
             "too many room operations",
         );
     }
-    let left = app.rooms().leave(s.id, Instant::now());
+    let left = {
+        let mut rooms = app.rooms();
+        let left = rooms.leave(s.id, Instant::now());
+        if let Some(l) = &left {
+            s.leave(l.room.clone());
+        }
+        left
+    };
     if let Some(left) = &left {
         tracing::info!(sid = %s.id, room = %left.room, "left");
         notify_left(&s, s.id, left);

@@ -13,11 +13,13 @@ const INSTALL: &str = "python-socketio is required for this test: \
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_socketio_client_goes_through_create_join_signal_relay_leave() {
-    let probe = tokio::process::Command::new("python3")
+    // scripts/test.sh installs python-socketio into a venv and names its python here.
+    let python = std::env::var("ARENA_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = tokio::process::Command::new(&python)
         .args(["-c", "import socketio, websocket"])
         .output()
         .await
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}); {INSTALL}"));
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}); {INSTALL}"));
     assert!(
         probe.status.success(),
         "{INSTALL}\n{}",
@@ -32,7 +34,7 @@ async fn python_socketio_client_goes_through_create_join_signal_relay_leave() {
     }));
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/compat_client.py");
-    let run = tokio::process::Command::new("python3")
+    let run = tokio::process::Command::new(&python)
         .arg(script)
         .arg(&url)
         .kill_on_drop(true)

@@ -27,7 +27,14 @@ async fn hello_reports_server_and_features() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for f in ["create_room", "relay", "leave_room", "ice_servers"] {
+    for f in [
+        "create_room",
+        "relay",
+        "leave_room",
+        "ice_servers",
+        "rejoin",
+        "self_id",
+    ] {
         assert!(features.contains(&f), "{features:?}");
     }
     // A hello without arguments is answered too.
@@ -169,6 +176,41 @@ async fn join_errors_answer_in_the_ack() {
         a.ack("join_room", json!({"roomId": 12})).await["error"],
         "bad_request"
     );
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_tells_the_caller_its_own_socket_id() {
+    let srv = start(Config::default()).await;
+    let mut a = connect(&srv.url).await;
+    let hello = a.ack("hello", json!({"v": 1})).await;
+    let code = create_room(&a).await;
+    a.join(&code).await;
+    assert_eq!(hello["id"], json!(a.id), "hello id is the id others see");
+    srv.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejoin_recreates_a_room_the_server_forgot() {
+    let srv = start(Config::default()).await;
+    let mut a = connect(&srv.url).await;
+    // A well-formed code unknown to this server (say, it restarted).
+    let plain = a.ack("join_room", json!({"roomId": "ABCD-EFGH"})).await;
+    assert_eq!(plain["error"], "not_found");
+    let ack = a
+        .ack("join_room", json!({"roomId": "abcd efgh", "rejoin": true}))
+        .await;
+    assert_eq!(ack["users"].as_array().map(Vec::len), Some(1), "{ack}");
+    // Others join it with the ordinary join.
+    let mut b = connect(&srv.url).await;
+    let ack = b.join("ABCDEFGH").await;
+    assert_eq!(ack["users"].as_array().map(Vec::len), Some(2), "{ack}");
+    assert_eq!(a.next("user_joined").await, json!({"userId": b.id}));
+    // A malformed code is still refused.
+    let bad = a
+        .ack("join_room", json!({"roomId": "ABC", "rejoin": true}))
+        .await;
+    assert_eq!(bad["error"], "bad_code");
     srv.stop().await.unwrap();
 }
 
