@@ -25,6 +25,7 @@
 pub mod ai;
 pub mod config;
 pub mod net;
+pub mod proto;
 pub mod sim;
 pub mod sync;
 pub mod ui;
