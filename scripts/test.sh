@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what the
 # tests need (Xvfb and Mesa for the window tests, ALSA headers for the sound
-# feature, python-socketio for the server compatibility test), then runs
-# fmt, clippy and every test of the workspace. `.ci/run` calls exactly this.
+# feature, coturn for the TURN test, python-socketio for the server
+# compatibility test), then runs fmt, clippy and every test of the workspace.
+# `.ci/run` calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------
-packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 libasound2-dev pkg-config)
+packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 libasound2-dev pkg-config coturn)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -14,15 +14,18 @@
 //! | [`sim`] | game rules: map, players, projectiles, hits, score, match | I/O, clock, macroquad, tokio |
 //! | [`ai`] | scripted opponents producing [`sim::InputFrame`]s | I/O, clock |
 //! | [`sync`] | snapshot buffers, interpolation, extrapolation, delay, clock offset | I/O, clock, macroquad, tokio |
-//! | [`net`] | the net thread and the embedded signaling server | macroquad, game rules |
+//! | [`proto`] | game wire messages: quantization, encode/decode, validation | I/O, clock, sockets |
+//! | [`net`] | the net thread (signaling client, WebRTC mesh, routing) and the embedded signaling server | macroquad, game rules |
+//! | [`bot`] | the headless client: net + sim + AI + sync, JSON report | macroquad |
 //! | [`ui`] | macroquad screens, rendering, HUD, sound | sockets, the simulation's state (reads only) |
 //! | [`config`] | settings: defaults < settings file < env < CLI | — |
 //!
-//! `sim`, `sync` (and later `proto`) are pure: time is an argument, they are
+//! `sim`, `sync` and `proto` are pure: time is an argument, they are
 //! deterministic and unit-tested without a window or a socket.
 #![forbid(unsafe_code)]
 
 pub mod ai;
+pub mod bot;
 pub mod config;
 pub mod net;
 pub mod proto;

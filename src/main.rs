@@ -1,13 +1,19 @@
 //! The `arena` binary: parses the command line and hands over to the library.
 //!
 //! `arena` (= `arena play`) opens the game window; `arena server` runs the
-//! signaling server in the foreground. Everything else lives in the library.
+//! signaling server in the foreground; `arena bot` is a headless player.
+//! Everything else lives in the library.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use anyhow::Context;
+use arena::bot::BotConfig;
 use arena::config::PlayArgs;
+use arena::net::{NetConfig, NetMode};
+use arena_server::protocol::IceServer;
 use clap::{Parser, Subcommand};
 
 /// P2P Arena: a peer-to-peer top-down arena game.
@@ -27,6 +33,8 @@ enum Command {
     Play(PlayFlags),
     /// Run the signaling and relay server in the foreground.
     Server(ServerFlags),
+    /// A headless player: joins a room over the network and plays with the AI.
+    Bot(Box<BotFlags>),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -67,6 +75,126 @@ struct ServerFlags {
     port: u16,
 }
 
+#[derive(Debug, clap::Args)]
+struct BotFlags {
+    /// Signaling server URL.
+    #[arg(long, default_value = "http://127.0.0.1:3536", env = "ARENA_SERVER")]
+    server: String,
+    /// Create a room (prints `ROOM <code>` as the first line on stdout).
+    #[arg(long, conflicts_with = "room", required_unless_present = "room")]
+    create: bool,
+    /// Join the room with this code.
+    #[arg(long)]
+    room: Option<String>,
+    /// Network mode: hybrid, webrtc or signaling.
+    #[arg(long, default_value = "hybrid", value_parser = parse_mode)]
+    mode: NetMode,
+    /// Player name.
+    #[arg(long, default_value = "Bot")]
+    name: String,
+    /// Seconds to play once in the room.
+    #[arg(long, default_value_t = 30.0)]
+    duration: f64,
+    /// Write a JSON report here at the end.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// STUN/TURN server URL (repeatable), e.g. turn:127.0.0.1:3478?transport=udp.
+    #[arg(long = "ice-server")]
+    ice_servers: Vec<String>,
+    /// TURN username for the --ice-server entries.
+    #[arg(long)]
+    turn_user: Option<String>,
+    /// TURN password for the --ice-server entries.
+    #[arg(long)]
+    turn_pass: Option<String>,
+    /// Only relay (TURN) candidates.
+    #[arg(long)]
+    relay_only: bool,
+    /// Make every WebRTC attempt of this bot fail (to exercise the fallback).
+    #[arg(long)]
+    block_p2p: bool,
+    /// Added latency on outgoing game traffic, ms.
+    #[arg(long, default_value_t = 0.0)]
+    latency_ms: f64,
+    /// Jitter around the added latency, ms.
+    #[arg(long, default_value_t = 0.0)]
+    jitter_ms: f64,
+    /// Loss probability of outgoing game traffic (0-1).
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Send this many numbered reliable events (40 per second).
+    #[arg(long, default_value_t = 0)]
+    events: u32,
+    /// Local IP address for WebRTC (0.0.0.0: every interface).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Seconds a WebRTC link may take to open before Hybrid falls back to the relay.
+    #[arg(long, default_value_t = 5.0)]
+    p2p_timeout: f64,
+    /// Switch network mode after SECS in the room, as SECS:MODE.
+    #[arg(long, value_parser = parse_switch)]
+    switch_mode: Option<(f64, NetMode)>,
+    /// State send rate, Hz (5-60).
+    #[arg(long, default_value_t = 20.0)]
+    send_rate: f64,
+    /// Seed of the AI.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_mode(s: &str) -> Result<NetMode, String> {
+    s.parse()
+}
+
+fn parse_switch(s: &str) -> Result<(f64, NetMode), String> {
+    let (secs, mode) = s
+        .split_once(':')
+        .ok_or("expected SECS:MODE, e.g. 3:signaling")?;
+    let secs: f64 = secs.parse().map_err(|e| format!("{secs:?}: {e}"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{secs} is not a number of seconds"));
+    }
+    Ok((secs, mode.parse()?))
+}
+
+fn bot(f: BotFlags) -> anyhow::Result<()> {
+    if !(f.duration.is_finite() && f.duration > 0.0) {
+        anyhow::bail!("--duration must be a positive number of seconds");
+    }
+    if !(f.p2p_timeout.is_finite() && f.p2p_timeout > 0.0) {
+        anyhow::bail!("--p2p-timeout must be a positive number of seconds");
+    }
+    let map = arena::sim::Map::builtin();
+    let mut net = NetConfig::new(f.server, f.name, arena::bot::arena_bounds(&map));
+    net.mode = f.mode;
+    net.relay_only = f.relay_only;
+    net.block_p2p = f.block_p2p;
+    net.bind_ip = f.bind;
+    net.conditions = arena::bot::conditions(f.latency_ms, f.jitter_ms, f.loss);
+    net.policy.p2p_timeout = f.p2p_timeout;
+    net.send_rate_hz = f.send_rate;
+    if !f.ice_servers.is_empty() {
+        net.ice_servers.push(IceServer {
+            urls: f.ice_servers,
+            username: f.turn_user,
+            credential: f.turn_pass,
+        });
+    }
+    let seed = f.seed.unwrap_or_else(rand::random);
+    net.seed = seed;
+    let config = BotConfig {
+        net,
+        room: f.room,
+        duration: Duration::from_secs_f64(f.duration),
+        report: f.report,
+        events: f.events,
+        switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
+        seed,
+    };
+    arena::bot::run(config, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -78,6 +206,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Play(cli.play)) {
         Command::Play(flags) => play(flags),
+        Command::Bot(flags) => bot(*flags),
         Command::Server(flags) => {
             let addr = SocketAddr::new(flags.host, flags.port);
             arena::net::serve_blocking(addr, arena_server::Config::default())

@@ -266,7 +266,12 @@ fn decode_required<T: DeserializeOwned>(
 }
 
 fn send_to<T: Serialize + ?Sized>(s: &SocketRef, to: Sid, event: &'static str, data: &T) -> bool {
-    match s.broadcast().get_socket(to) {
+    let target = if to == s.id {
+        Some(s.clone())
+    } else {
+        s.broadcast().get_socket(to)
+    };
+    match target {
         Some(t) => match t.emit(event, data) {
             Ok(()) => true,
             Err(e) => {
@@ -675,13 +680,24 @@ async fn on_leave_room(
 }
 
 /// Parses a target id and checks it shares the sender's room.
-fn target_in_room(app: &App, from: Sid, target: &str) -> Result<Sid, (ErrorCode, String)> {
+/// The target of a `signal` or `relay`, if it is in the sender's room.
+/// `signal` may target the sender itself (as with socket.io's `io.to(id)`):
+/// clients of core-only servers send themselves a probe to learn their id.
+fn target_in_room(
+    app: &App,
+    from: Sid,
+    target: &str,
+    allow_self: bool,
+) -> Result<Sid, (ErrorCode, String)> {
     let sid = Sid::from_str(target).map_err(|_| {
         (
             ErrorCode::BadRequest,
             "targetId is not a socket id".to_owned(),
         )
     })?;
+    if sid == from && allow_self && app.rooms().room_of(from).is_some() {
+        return Ok(sid);
+    }
     if sid == from || !app.rooms().same_room(from, sid) {
         return Err((ErrorCode::NotFound, "target is not in your room".to_owned()));
     }
@@ -723,7 +739,7 @@ async fn on_signal(
         let m = format!("signal is not an offer, answer or candidate: {e}");
         return refuse(&s, &app, None, ev, ErrorCode::BadRequest, m);
     }
-    let target = match target_in_room(&app, s.id, &req.target_id) {
+    let target = match target_in_room(&app, s.id, &req.target_id, true) {
         Ok(t) => t,
         Err((code, m)) => return refuse(&s, &app, None, ev, code, m),
     };
@@ -771,7 +787,7 @@ async fn on_relay(
             "data is not standard padded base64".into(),
         );
     }
-    let target = match target_in_room(&app, s.id, &req.target_id) {
+    let target = match target_in_room(&app, s.id, &req.target_id, false) {
         Ok(t) => t,
         Err((code, m)) => return refuse(&s, &app, None, ev, code, m),
     };

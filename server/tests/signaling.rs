@@ -533,6 +533,27 @@ async fn malformed_payloads_are_refused_and_the_room_survives() {
     srv.stop().await.unwrap();
 }
 
+/// As with socket.io's `io.to(id)`, a signal may target its sender: clients
+/// of core-only servers use it to learn their own id. A relay may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_to_oneself_comes_back_a_relay_does_not() {
+    let srv = start(Config::default()).await;
+    let mut a = connect(&srv.url).await;
+    let code = create_room(&a).await;
+    a.join(&code).await;
+    let probe = json!({"candidate": {"candidate": "", "sdpMid": "0", "usernameFragment": "p"}});
+    a.emit("signal", json!({"targetId": a.id, "signal": probe}))
+        .await;
+    assert_eq!(
+        a.next("signal").await,
+        json!({"userId": a.id, "signal": probe})
+    );
+    a.emit("relay", json!({"targetId": a.id, "data": data(1)}))
+        .await;
+    assert_eq!(a.next_error().await.0, "not_found");
+    srv.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics() {
     let srv = start(Config::default()).await;

@@ -75,3 +75,78 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down");
 }
+
+/// A signaling server running on its own thread in this process (LAN play,
+/// the one-command demo, tests). Stops when dropped.
+pub struct EmbeddedServer {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EmbeddedServer {
+    /// Binds `addr` (port 0 picks a free port) and serves in the background.
+    pub fn start(addr: SocketAddr, config: arena_server::Config) -> Result<Self, NetError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("arena-server")
+            .enable_all()
+            .build()
+            .map_err(NetError::Runtime)?;
+        let std_listener =
+            std::net::TcpListener::bind(addr).map_err(|source| NetError::Bind { addr, source })?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(NetError::Serve)?;
+        let local = std_listener.local_addr().map_err(NetError::Serve)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("arena-server-main".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(std_listener) {
+                        Ok(l) => l,
+                        Err(e) => return tracing::error!("embedded server: {e}"),
+                    };
+                    let shutdown = async {
+                        let _ = stopped.await;
+                    };
+                    if let Err(e) = arena_server::run(listener, config, shutdown).await {
+                        tracing::error!("embedded server stopped: {e}");
+                    }
+                });
+            })
+            .map_err(NetError::Runtime)?;
+        Ok(EmbeddedServer {
+            addr: local,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` for clients on this machine (`127.0.0.1` when bound to
+    /// every interface).
+    pub fn url(&self) -> String {
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{a}")
+    }
+}
+
+impl Drop for EmbeddedServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,7 +1,141 @@
 //! The network side of the game: everything that owns a socket or a tokio
 //! runtime lives here and nowhere else. It must not touch macroquad or the
 //! game rules.
+//!
+//! [`NetHandle::spawn`] starts the net thread: a std thread owning a tokio
+//! runtime, which runs the signaling client ([`signaling`], rust_socketio),
+//! one WebRTC peer connection per remote player ([`peer`], webrtc 0.21) and
+//! the driver loop that routes game messages per peer ([`driver`]). The game
+//! talks to it only through two crossbeam channels: [`NetCommand`] in,
+//! [`NetEvent`] out; it never blocks on either.
+//!
+//! The decisions are pure state machines, unit-tested without sockets:
+//! [`route`] (modes, P2P timeout and retry, which route), [`reliable`]
+//! (exactly-once in-order events across route changes and reconnections) and
+//! [`conditioner`] (artificial latency, jitter, loss). [`host`] runs the
+//! signaling server in this process (`arena server`, and the embedded server).
+//!
+//! ```text
+//!  game ──NetCommand──▶ driver ──▶ signaling (hello, rooms, signal, relay)
+//!       ◀──NetEvent───         ──▶ peer connections (state + events channels)
+//! ```
 
+mod api;
+pub mod conditioner;
+mod driver;
 mod host;
+mod peer;
+pub mod reliable;
+pub mod route;
+pub mod signaling;
 
-pub use host::{NetError, serve_blocking};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use tokio::sync::mpsc;
+
+pub use api::{
+    LeaveReason, LinkConditions, NetCommand, NetConfig, NetEvent, PeerStats, RoomErrorKind,
+};
+pub use host::{EmbeddedServer, NetError, serve_blocking};
+pub use route::{CandidateKind, NetMode, Route, RoutePolicy};
+
+use driver::{Driver, Internal};
+
+/// The game's handle on the net thread.
+///
+/// Dropping it shuts the thread down (leaving the room) and waits briefly.
+pub struct NetHandle {
+    id: crate::proto::NetId,
+    commands: Sender<NetCommand>,
+    events: Receiver<NetEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl NetHandle {
+    /// Starts the net thread; it connects to `config.server_url` at once and
+    /// reports [`NetEvent::Connected`] or [`NetEvent::ServerUnreachable`].
+    pub fn spawn(config: NetConfig) -> Result<NetHandle, NetError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("arena-net")
+            .enable_all()
+            .build()
+            .map_err(NetError::Runtime)?;
+        // Our identity on the network: random, odd (never 0), kept for the thread's life.
+        let id = rand::random::<u64>() | 1;
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<NetCommand>();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<NetEvent>();
+        let thread = std::thread::Builder::new()
+            .name("arena-net-main".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    // Commands arrive on a crossbeam channel (the game must
+                    // never block or need a runtime): forward them from a
+                    // blocking thread into the driver's inbox.
+                    let fwd = tx.clone();
+                    tokio::task::spawn_blocking(move || {
+                        while let Ok(c) = cmd_rx.recv() {
+                            let last = matches!(c, NetCommand::Shutdown);
+                            if fwd.send(Internal::Cmd(c)).is_err() || last {
+                                break;
+                            }
+                        }
+                        // The game dropped its handle: shut down.
+                        let _ = fwd.send(Internal::Cmd(NetCommand::Shutdown));
+                    });
+                    Driver::new(config, id, ev_tx, tx).run(rx).await;
+                });
+                runtime.shutdown_timeout(Duration::from_millis(500));
+            })
+            .map_err(NetError::Runtime)?;
+        Ok(NetHandle {
+            id,
+            commands: cmd_tx,
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Our stable network id (what peers see in `PeerJoined`).
+    pub fn id(&self) -> crate::proto::NetId {
+        self.id
+    }
+
+    /// Sends a command; never blocks. Ignored once the thread has ended.
+    pub fn send(&self, command: NetCommand) {
+        let _ = self.commands.send(command);
+    }
+
+    /// The event stream: drain it with `try_iter()` once per frame.
+    pub fn events(&self) -> &Receiver<NetEvent> {
+        &self.events
+    }
+
+    /// Leaves the room, closes every connection and waits for the thread
+    /// (at most about two seconds).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.commands.send(NetCommand::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for NetHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

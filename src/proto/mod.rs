@@ -141,10 +141,13 @@ pub enum Message {
     },
     /// State channel: the sender's own avatar.
     State(PlayerState),
-    /// Events channel: a reliable game event with its per-link sequence
-    /// number (starts at 1).
+    /// Events channel: a reliable game event with its sequence number in
+    /// the sender → `to` stream (starts at 1; see `net::reliable`).
     Event {
-        /// Per-link sequence number, from 1.
+        /// The receiver this stream is for (others ignore it: a relay may
+        /// broadcast).
+        to: NetId,
+        /// Sequence number in the stream, from 1.
         seq: u32,
         /// The event.
         event: GameEvent,
@@ -152,8 +155,22 @@ pub enum Message {
     /// Cumulative acknowledgement: every `Event` with `seq <= upto` has been
     /// received.
     Ack {
+        /// The sender of the acknowledged stream.
+        to: NetId,
+        /// The acknowledging receiver's session nonce.
+        session: u32,
         /// Highest sequence number received without a gap.
         upto: u32,
+    },
+    /// "I expect `next` from you": sent by a receiver whenever a link to the
+    /// sender (re)opens, so the sender resends (or renumbers) what is missing.
+    Resume {
+        /// The sender of the stream.
+        to: NetId,
+        /// The receiver's session nonce (new when it forgot the sender).
+        session: u32,
+        /// Next sequence number expected.
+        next: u32,
     },
     /// Liveness + RTT + clock offset. `t` is the sender's clock in seconds.
     Ping {
@@ -172,15 +189,22 @@ pub enum Message {
         /// The answerer's clock when answering, seconds (finite, `>= 0`).
         t_remote: f64,
     },
+    /// The sender is leaving the room (sent on every route before closing,
+    /// so peers know at once, even through a core-only server).
+    Bye,
 }
 
 impl Message {
     /// Whether the message needs the reliable path (events channel with
-    /// sequence numbers and acks, or relay): `Hello`, `Event` and `Ack`.
+    /// sequence numbers and acks, or relay): `Hello`, `Event`, `Ack` and `Resume`.
     /// `State`, `Ping` and `Pong` are fire-and-forget.
     pub fn is_reliable(&self) -> bool {
         match self {
-            Message::Hello { .. } | Message::Event { .. } | Message::Ack { .. } => true,
+            Message::Hello { .. }
+            | Message::Event { .. }
+            | Message::Ack { .. }
+            | Message::Resume { .. }
+            | Message::Bye => true,
             Message::State(_) | Message::Ping { .. } | Message::Pong { .. } => false,
         }
     }
@@ -367,10 +391,16 @@ enum Wire<'a> {
     },
     State(WireState),
     Event {
+        #[serde(with = "postcard::fixint::le")]
+        to: u64,
         seq: u32,
         event: WireEvent<'a>,
     },
     Ack {
+        #[serde(with = "postcard::fixint::le")]
+        to: u64,
+        #[serde(with = "postcard::fixint::le")]
+        session: u32,
         upto: u32,
     },
     Ping {
@@ -382,6 +412,14 @@ enum Wire<'a> {
         t_ping: f64,
         t_remote: f64,
     },
+    Resume {
+        #[serde(with = "postcard::fixint::le")]
+        to: u64,
+        #[serde(with = "postcard::fixint::le")]
+        session: u32,
+        next: u32,
+    },
+    Bye,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -458,11 +496,22 @@ impl<'a> Wire<'a> {
                 kills_alive: (u32::from(s.kills) << 1) | u32::from(s.alive),
                 deaths: s.deaths,
             }),
-            Message::Event { seq, event } => Wire::Event {
+            Message::Event { to, seq, event } => Wire::Event {
+                to: *to,
                 seq: *seq,
                 event: WireEvent::from_event(event),
             },
-            Message::Ack { upto } => Wire::Ack { upto: *upto },
+            Message::Ack { to, session, upto } => Wire::Ack {
+                to: *to,
+                session: *session,
+                upto: *upto,
+            },
+            Message::Resume { to, session, next } => Wire::Resume {
+                to: *to,
+                session: *session,
+                next: *next,
+            },
+            Message::Bye => Wire::Bye,
             Message::Ping { nonce, t } => Wire::Ping {
                 nonce: *nonce,
                 t: wire_time(*t),
@@ -505,16 +554,24 @@ impl<'a> Wire<'a> {
                     deaths: s.deaths,
                 })
             }
-            Wire::Event { seq, event } => {
+            Wire::Event { to, seq, event } => {
                 if seq == 0 {
                     return Err(DecodeError::OutOfRange("seq"));
                 }
                 Message::Event {
+                    to,
                     seq,
                     event: event.into_event(bounds)?,
                 }
             }
-            Wire::Ack { upto } => Message::Ack { upto },
+            Wire::Ack { to, session, upto } => Message::Ack { to, session, upto },
+            Wire::Resume { to, session, next } => {
+                if next == 0 {
+                    return Err(DecodeError::OutOfRange("next"));
+                }
+                Message::Resume { to, session, next }
+            }
+            Wire::Bye => Message::Bye,
             Wire::Ping { nonce, t } => Message::Ping {
                 nonce,
                 t: check_time(t, "t")?,

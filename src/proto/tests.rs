@@ -134,8 +134,22 @@ fn exact_variants_round_trip_exactly() {
             name: "Zoë 🚀 the Great".into(),
             color: 5,
         },
-        Message::Ack { upto: 0 },
-        Message::Ack { upto: u32::MAX },
+        Message::Ack {
+            to: 7,
+            session: 1,
+            upto: 0,
+        },
+        Message::Ack {
+            to: u64::MAX,
+            session: u32::MAX,
+            upto: u32::MAX,
+        },
+        Message::Resume {
+            to: 3,
+            session: 9,
+            next: 1,
+        },
+        Message::Bye,
         Message::Ping {
             nonce: u32::MAX,
             t: 12.345_678_901,
@@ -164,6 +178,7 @@ fn every_event_round_trips() {
     ];
     for (i, event) in events.into_iter().enumerate() {
         let msg = Message::Event {
+            to: 42,
             seq: i as u32 + 1,
             event,
         };
@@ -171,6 +186,7 @@ fn every_event_round_trips() {
     }
 
     let fire = Message::Event {
+        to: 42,
         seq: u32::MAX,
         event: GameEvent::Fire {
             pos: Vec2::new(1599.97, 0.01),
@@ -178,6 +194,7 @@ fn every_event_round_trips() {
         },
     };
     let Message::Event {
+        to: 42,
         seq: u32::MAX,
         event: GameEvent::Fire { pos, aim },
     } = round_trip(&fire)
@@ -188,6 +205,7 @@ fn every_event_round_trips() {
     assert!(arc(aim, -2.5) <= AIM_ERR);
 
     let respawn = Message::Event {
+        to: 42,
         seq: 9,
         event: GameEvent::Respawn {
             pos: Vec2::new(80.0, 920.0),
@@ -324,6 +342,7 @@ fn encoder_truncates_text() {
 
     let chat = |text: String| {
         let msg = Message::Event {
+            to: 42,
             seq: u32::MAX,
             event: GameEvent::Chat(text),
         };
@@ -419,7 +438,11 @@ fn rejects_positions_out_of_bounds() {
         },
     ] {
         assert_eq!(
-            out_of_range(&encode(&Message::Event { seq: 1, event })),
+            out_of_range(&encode(&Message::Event {
+                to: 42,
+                seq: 1,
+                event
+            })),
             "pos"
         );
     }
@@ -512,6 +535,7 @@ fn rejects_bad_names() {
 fn rejects_bad_chat() {
     let chat = |text: &str| {
         raw(&Wire::Event {
+            to: 42,
             seq: 1,
             event: WireEvent::Chat(Cow::Borrowed(text)),
         })
@@ -532,6 +556,7 @@ fn rejects_bad_chat() {
 fn rejects_other_out_of_range_fields() {
     let hit = |damage| {
         encode(&Message::Event {
+            to: 42,
             seq: 1,
             event: GameEvent::Hit { victim: 3, damage },
         })
@@ -540,6 +565,7 @@ fn rejects_other_out_of_range_fields() {
     assert!(decode(&hit(1), &arena()).is_ok());
 
     let seq0 = encode(&Message::Event {
+        to: 42,
         seq: 0,
         event: GameEvent::Killed { victim: 1, by: 2 },
     });
@@ -571,12 +597,20 @@ fn reliability_and_snapshot() {
     );
     assert!(
         Message::Event {
+            to: 42,
             seq: 1,
             event: GameEvent::Chat("hi".into())
         }
         .is_reliable()
     );
-    assert!(Message::Ack { upto: 1 }.is_reliable());
+    assert!(
+        Message::Ack {
+            to: 1,
+            session: 1,
+            upto: 1
+        }
+        .is_reliable()
+    );
     assert!(!Message::State(s).is_reliable());
     assert!(!Message::Ping { nonce: 1, t: 0.0 }.is_reliable());
     assert!(
@@ -635,7 +669,22 @@ fn state_size_bounds() {
 #[test]
 fn other_sizes() {
     let sizes = [
-        (Message::Ack { upto: 100 }, 3),
+        (
+            Message::Ack {
+                to: 1,
+                session: 2,
+                upto: 100,
+            },
+            15,
+        ),
+        (
+            Message::Resume {
+                to: 1,
+                session: 2,
+                next: 100,
+            },
+            15,
+        ),
         (Message::Ping { nonce: 1, t: 1.0 }, 11),
         (
             Message::Pong {
@@ -655,30 +704,33 @@ fn other_sizes() {
         ),
         (
             Message::Event {
+                to: 42,
                 seq: 5,
                 event: GameEvent::Fire {
                     pos: Vec2::new(800.0, 500.0),
                     aim: 0.5,
                 },
             },
-            10,
+            18,
         ),
         (
             Message::Event {
+                to: 42,
                 seq: 5,
                 event: GameEvent::Hit {
                     victim: 9,
                     damage: 20,
                 },
             },
-            13,
+            21,
         ),
         (
             Message::Event {
+                to: 42,
                 seq: 5,
                 event: GameEvent::Killed { victim: 9, by: 8 },
             },
-            20,
+            28,
         ),
     ];
     for (msg, len) in sizes {
@@ -809,7 +861,7 @@ proptest! {
             let truncated: String = name.chars().take(MAX_NAME_CHARS).collect();
             prop_assert!(truncated.trim().is_empty() || truncated.chars().any(char::is_control));
         }
-        let msg = Message::Event { seq: 1, event: GameEvent::Chat(chat.clone()) };
+        let msg = Message::Event { to: 42, seq: 1, event: GameEvent::Chat(chat.clone()) };
         let bytes = encode(&msg);
         prop_assert!(bytes.len() <= MAX_MESSAGE_BYTES);
         match decode(&bytes, &arena()) {

@@ -1,0 +1,482 @@
+//! The Socket.IO signaling client (rust_socketio, async).
+//!
+//! It owns the connection to the server: connecting (and rust_socketio's
+//! reconnection with backoff), the request/ack events (`hello`,
+//! `create_room`, `join_room`, `leave_room`), and one ordered outbox for
+//! fire-and-forget emits (`signal`, `relay`, `broadcast`) so the net driver
+//! never waits on the socket. Every server event is parsed into a typed
+//! [`Inbound`] and sent to the driver's channel; malformed ones are reported
+//! as [`Inbound::Malformed`] and never panic. It keeps no room or peer state:
+//! the driver does.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use arena_server::protocol::{
+    ArenaError, BroadcastForward, BroadcastRequest, CreateRoom, CreateRoomAck, ErrorAck, ErrorCode,
+    HelloAck, JoinRoom, JoinRoomAck, RelayForward, RelayRequest, RoomUsers, SignalForward,
+    SignalRequest, UserJoined, UserLeft, events,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
+use rust_socketio::{Event, Payload};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a request event waits for its ack.
+pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most fire-and-forget emits queued before new ones are dropped (and counted).
+const OUTBOX_CAP: usize = 4096;
+
+/// What the server said, as the driver sees it.
+#[derive(Debug)]
+pub enum Inbound {
+    /// The namespace was acknowledged: first connection or after a reconnection.
+    Connected,
+    /// The connection closed or errored (rust_socketio reconnects by itself).
+    Disconnected(String),
+    /// `room_users`: everyone in the room, us included.
+    RoomUsers(Vec<String>),
+    /// `user_joined`.
+    UserJoined(String),
+    /// `user_left`.
+    UserLeft(String),
+    /// A WebRTC signal from another member.
+    Signal {
+        /// Sender's socket id.
+        from: String,
+        /// Browser-shaped description or candidate.
+        signal: Value,
+    },
+    /// Game bytes relayed by the server (`relay`, or `broadcast` on core servers).
+    Data {
+        /// Sender's socket id.
+        from: String,
+        /// One encoded game message.
+        bytes: Vec<u8>,
+    },
+    /// `arena_error`: a refused event that had no ack.
+    ServerError(ArenaError),
+    /// An event that did not parse (dropped and counted).
+    Malformed(String),
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// The server refused it.
+    Refused {
+        /// Error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// No ack in time.
+    Timeout,
+    /// The emit failed (not connected).
+    Send(String),
+    /// The ack was not the documented shape.
+    BadReply(String),
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused { code, message } => write!(f, "{message} ({code})"),
+            Self::Timeout => f.write_str("the server did not answer in time"),
+            Self::Send(e) => write!(f, "not connected to the server ({e})"),
+            Self::BadReply(e) => write!(f, "unexpected answer from the server ({e})"),
+        }
+    }
+}
+
+enum Emit {
+    Signal(SignalRequest),
+    Relay(RelayRequest),
+    Broadcast(BroadcastRequest),
+}
+
+/// A connected signaling client. Cheap to clone.
+#[derive(Clone)]
+pub struct Signaling {
+    client: Client,
+    outbox: mpsc::Sender<Emit>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Signaling {
+    /// Connects to `url` and waits for the namespace ack. Events go to `tx`.
+    /// rust_socketio reconnects by itself after a loss (backoff 250 ms–5 s);
+    /// each reconnection is reported as [`Inbound::Connected`] again.
+    pub async fn connect(
+        url: &str,
+        tx: mpsc::UnboundedSender<Inbound>,
+        timeout: Duration,
+    ) -> Result<Signaling, String> {
+        let (ready_tx, ready_rx) = oneshot::channel::<()>();
+        let ready_tx = std::sync::Mutex::new(Some(ready_tx));
+        let on_connect = {
+            let tx = tx.clone();
+            move |_p: Payload, _c: Client| {
+                if let Some(r) = ready_tx.lock().ok().and_then(|mut g| g.take()) {
+                    let _ = r.send(());
+                }
+                let _ = tx.send(Inbound::Connected);
+                async {}.boxed()
+            }
+        };
+        let on_close = {
+            let tx = tx.clone();
+            move |p: Payload, _c: Client| {
+                let _ = tx.send(Inbound::Disconnected(describe(&p)));
+                async {}.boxed()
+            }
+        };
+        let on_error = {
+            let tx = tx.clone();
+            move |p: Payload, _c: Client| {
+                let _ = tx.send(Inbound::Disconnected(describe(&p)));
+                async {}.boxed()
+            }
+        };
+        // rust_socketio reports no event when the transport drops: it goes
+        // straight to reconnecting. Its reconnect hook (called before every
+        // attempt) is how we learn the connection was lost.
+        let on_reconnect = {
+            let tx = tx.clone();
+            move || {
+                let _ = tx.send(Inbound::Disconnected("connection lost".into()));
+                async { ReconnectSettings::new() }.boxed()
+            }
+        };
+        let on_any = move |ev: Event, p: Payload, _c: Client| {
+            if let Event::Custom(name) = ev {
+                let _ = tx.send(parse_event(&name, p));
+            }
+            async {}.boxed()
+        };
+        let connect = ClientBuilder::new(url)
+            .reconnect(true)
+            .reconnect_on_disconnect(true)
+            .reconnect_delay(250, 5000)
+            .max_reconnect_attempts(u8::MAX)
+            .on(Event::Connect, on_connect)
+            .on(Event::Close, on_close)
+            .on(Event::Error, on_error)
+            .on_any(on_any)
+            .on_reconnect(on_reconnect)
+            .connect();
+        let client = match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err(format!("no answer within {} s", timeout.as_secs())),
+        };
+        // connect() returns before the namespace ack: wait for Event::Connect.
+        if tokio::time::timeout(timeout, ready_rx).await.is_err() {
+            let _ = client.disconnect().await;
+            return Err("the server did not accept the Socket.IO connection".into());
+        }
+        let (outbox, rx) = mpsc::channel(OUTBOX_CAP);
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(run_outbox(client.clone(), rx, queued.clone()));
+        Ok(Signaling {
+            client,
+            outbox,
+            queued,
+        })
+    }
+
+    /// `hello`: `Ok(None)` when the server does not answer within `wait`
+    /// (a core-only server).
+    pub async fn hello(&self, name: &str, wait: Duration) -> Result<Option<HelloAck>, String> {
+        match self
+            .request(events::HELLO, json!({"v": 1, "name": name}), wait)
+            .await
+        {
+            Ok(v) => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|e| e.to_string()),
+            Err(RequestError::Timeout) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// `create_room`: the new room's code.
+    pub async fn create_room(&self, token: Option<String>) -> Result<String, RequestError> {
+        let req = serde_json::to_value(CreateRoom { token }).unwrap_or(Value::Null);
+        let v = self.request(events::CREATE_ROOM, req, ACK_TIMEOUT).await?;
+        parse_reply::<CreateRoomAck>(v).map(|a| a.room_id)
+    }
+
+    /// `join_room` with an ack (extension servers).
+    pub async fn join_room(&self, code: &str, rejoin: bool) -> Result<JoinRoomAck, RequestError> {
+        let req = JoinRoom {
+            room_id: code.to_owned(),
+            rejoin,
+        };
+        let v = self
+            .request(
+                events::JOIN_ROOM,
+                serde_json::to_value(req).unwrap_or(Value::Null),
+                ACK_TIMEOUT,
+            )
+            .await?;
+        parse_reply(v)
+    }
+
+    /// `join_room` without an ack (core servers answer with `room_users` only).
+    pub async fn join_room_core(&self, code: &str) -> Result<(), RequestError> {
+        let req = JoinRoom {
+            room_id: code.to_owned(),
+            rejoin: false,
+        };
+        self.client
+            .emit(
+                events::JOIN_ROOM,
+                serde_json::to_value(req).unwrap_or(Value::Null),
+            )
+            .await
+            .map_err(|e| RequestError::Send(e.to_string()))
+    }
+
+    /// `leave_room` (extension; core servers ignore it).
+    pub async fn leave_room(&self) {
+        let _ = self.client.emit(events::LEAVE_ROOM, json!({})).await;
+    }
+
+    /// Queues a `signal` to `to`. Returns `false` if the outbox is full.
+    pub fn signal(&self, to: &str, signal: Value) -> bool {
+        self.push(Emit::Signal(SignalRequest {
+            target_id: to.to_owned(),
+            signal,
+        }))
+    }
+
+    /// Queues a `relay` of one game message to `to`.
+    pub fn relay(&self, to: &str, bytes: &[u8]) -> bool {
+        self.push(Emit::Relay(RelayRequest {
+            target_id: to.to_owned(),
+            data: B64.encode(bytes),
+        }))
+    }
+
+    /// Queues a `broadcast` of one game message to the whole room.
+    pub fn broadcast(&self, bytes: &[u8]) -> bool {
+        self.push(Emit::Broadcast(BroadcastRequest {
+            data: B64.encode(bytes),
+        }))
+    }
+
+    /// Emits waiting in the outbox (a congestion signal for the relay route).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Closes the connection (no reconnection follows).
+    pub async fn disconnect(&self) {
+        let _ = self.client.disconnect().await;
+    }
+
+    fn push(&self, e: Emit) -> bool {
+        if self.outbox.try_send(e).is_ok() {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Emits `event` with an ack and waits for it (at most `wait`).
+    async fn request(
+        &self,
+        event: &str,
+        data: Value,
+        wait: Duration,
+    ) -> Result<Value, RequestError> {
+        let (tx, rx) = oneshot::channel::<Payload>();
+        let tx = std::sync::Mutex::new(Some(tx));
+        let callback = move |p: Payload, _c: Client| {
+            if let Some(tx) = tx.lock().ok().and_then(|mut g| g.take()) {
+                let _ = tx.send(p);
+            }
+            async {}.boxed()
+        };
+        self.client
+            .emit_with_ack(event, data, wait, callback)
+            .await
+            .map_err(|e| RequestError::Send(e.to_string()))?;
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(p)) => Ok(ack_value(p)),
+            _ => Err(RequestError::Timeout),
+        }
+    }
+}
+
+async fn run_outbox(client: Client, mut rx: mpsc::Receiver<Emit>, queued: Arc<AtomicUsize>) {
+    while let Some(e) = rx.recv().await {
+        let r = match &e {
+            Emit::Signal(m) => emit(&client, events::SIGNAL, m).await,
+            Emit::Relay(m) => emit(&client, events::RELAY, m).await,
+            Emit::Broadcast(m) => emit(&client, events::BROADCAST, m).await,
+        };
+        queued.fetch_sub(1, Ordering::Relaxed);
+        if let Err(err) = r {
+            tracing::debug!("emit failed: {err}");
+        }
+    }
+}
+
+async fn emit<T: Serialize>(client: &Client, event: &str, msg: &T) -> Result<(), String> {
+    let v = serde_json::to_value(msg).map_err(|e| e.to_string())?;
+    client.emit(event, v).await.map_err(|e| e.to_string())
+}
+
+/// An ack carries the ack arguments; take the first.
+fn ack_value(p: Payload) -> Value {
+    match first(p) {
+        Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        other => other,
+    }
+}
+
+fn first(p: Payload) -> Value {
+    match p {
+        Payload::Text(mut v) if !v.is_empty() => v.swap_remove(0),
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        _ => Value::Null,
+    }
+}
+
+fn describe(p: &Payload) -> String {
+    match p {
+        Payload::Text(v) => v.iter().map(Value::to_string).collect::<Vec<_>>().join(" "),
+        #[allow(deprecated)]
+        Payload::String(s) => s.clone(),
+        Payload::Binary(b) => format!("{} bytes", b.len()),
+    }
+}
+
+/// An ack that is either the success shape `T` or `{"error": ..., "message": ...}`.
+fn parse_reply<T: DeserializeOwned>(v: Value) -> Result<T, RequestError> {
+    if v.get("error").is_some() {
+        return match serde_json::from_value::<ErrorAck>(v) {
+            Ok(e) => Err(RequestError::Refused {
+                code: e.error,
+                message: e.message,
+            }),
+            Err(e) => Err(RequestError::BadReply(e.to_string())),
+        };
+    }
+    serde_json::from_value(v).map_err(|e| RequestError::BadReply(e.to_string()))
+}
+
+/// Parses one server → client event.
+fn parse_event(name: &str, p: Payload) -> Inbound {
+    let v = first(p);
+    let bad = |e: serde_json::Error| Inbound::Malformed(format!("{name}: {e}"));
+    match name {
+        events::ROOM_USERS => {
+            serde_json::from_value::<RoomUsers>(v).map_or_else(bad, |m| Inbound::RoomUsers(m.users))
+        }
+        events::USER_JOINED => serde_json::from_value::<UserJoined>(v)
+            .map_or_else(bad, |m| Inbound::UserJoined(m.user_id)),
+        events::USER_LEFT => {
+            serde_json::from_value::<UserLeft>(v).map_or_else(bad, |m| Inbound::UserLeft(m.user_id))
+        }
+        events::SIGNAL => {
+            serde_json::from_value::<SignalForward>(v).map_or_else(bad, |m| Inbound::Signal {
+                from: m.user_id,
+                signal: m.signal,
+            })
+        }
+        events::RELAY => serde_json::from_value::<RelayForward>(v)
+            .map_or_else(bad, |m| data(name, m.user_id, &m.data)),
+        events::BROADCAST => serde_json::from_value::<BroadcastForward>(v)
+            .map_or_else(bad, |m| data(name, m.user_id, &m.data)),
+        events::ARENA_ERROR => {
+            serde_json::from_value::<ArenaError>(v).map_or_else(bad, Inbound::ServerError)
+        }
+        other => Inbound::Malformed(format!("unknown event {other:?}")),
+    }
+}
+
+fn data(name: &str, from: String, b64: &str) -> Inbound {
+    match B64.decode(b64) {
+        Ok(bytes) => Inbound::Data { from, bytes },
+        Err(e) => Inbound::Malformed(format!("{name}: data is not base64: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(v: Value) -> Payload {
+        Payload::Text(vec![v])
+    }
+
+    #[test]
+    fn parses_every_server_event() {
+        assert!(matches!(
+            parse_event("room_users", text(json!({"users": ["a", "b"]}))),
+            Inbound::RoomUsers(u) if u == ["a", "b"]
+        ));
+        assert!(matches!(
+            parse_event("user_left", text(json!({"userId": "x"}))),
+            Inbound::UserLeft(u) if u == "x"
+        ));
+        assert!(matches!(
+            parse_event("relay", text(json!({"userId": "x", "data": "AQID"}))),
+            Inbound::Data { from, bytes } if from == "x" && bytes == [1, 2, 3]
+        ));
+        assert!(matches!(
+            parse_event("broadcast", text(json!({"userId": "y", "data": ""}))),
+            Inbound::Data { bytes, .. } if bytes.is_empty()
+        ));
+    }
+
+    #[test]
+    fn malformed_events_are_reported_not_panics() {
+        for (ev, v) in [
+            ("room_users", json!({"users": "nope"})),
+            ("user_joined", json!(12)),
+            ("signal", json!({"signal": {}})),
+            ("relay", json!({"userId": "x", "data": "%%%"})),
+            ("broadcast", Value::Null),
+            ("mystery", json!({})),
+        ] {
+            assert!(
+                matches!(parse_event(ev, text(v)), Inbound::Malformed(_)),
+                "{ev}"
+            );
+        }
+        assert!(matches!(
+            parse_event("user_left", Payload::Binary(vec![1].into())),
+            Inbound::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn replies_parse_as_success_or_refusal() {
+        let ok: Result<CreateRoomAck, _> = parse_reply(json!({"roomId": "ABCDEFGH"}));
+        assert_eq!(ok.map(|a| a.room_id), Ok("ABCDEFGH".to_owned()));
+        let refused: Result<CreateRoomAck, _> =
+            parse_reply(json!({"error": "unauthorized", "message": "token"}));
+        assert!(matches!(
+            refused,
+            Err(RequestError::Refused {
+                code: ErrorCode::Unauthorized,
+                ..
+            })
+        ));
+        let odd: Result<CreateRoomAck, _> = parse_reply(json!({"error": 5}));
+        assert!(matches!(odd, Err(RequestError::BadReply(_))));
+    }
+}

@@ -1,0 +1,578 @@
+//! End-to-end tests of the net thread: the real signaling server (port 0),
+//! real `arena bot` processes with real WebRTC on loopback, real coturn for
+//! TURN. Nothing is mocked and nothing waits by sleeping: each step waits for
+//! the line a bot prints when the event happens (with a timeout), and the
+//! final checks read the bots' JSON reports.
+//!
+//! Needs coturn's `turnserver` for the TURN test (installed by
+//! `scripts/test.sh`). Every socket is on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use arena::net::EmbeddedServer;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn tmp(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("net")
+        .join(name)
+}
+
+fn server(config: arena_server::Config) -> EmbeddedServer {
+    EmbeddedServer::start("127.0.0.1:0".parse().unwrap(), config).expect("start the server")
+}
+
+/// One `arena bot` process and the lines it prints.
+struct Bot {
+    name: String,
+    child: Child,
+    lines: mpsc::Receiver<(Instant, String)>,
+    seen: Vec<String>,
+    report: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Bot {
+    fn spawn(test: &str, name: &str, url: &str, args: &[&str]) -> Bot {
+        let dir = tmp(test);
+        std::fs::create_dir_all(&dir).unwrap();
+        let report = dir.join(format!("{name}.json"));
+        let stderr = dir.join(format!("{name}.log"));
+        let _ = std::fs::remove_file(&report);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_arena"))
+            .arg("bot")
+            .args([
+                "--server",
+                url,
+                "--name",
+                name,
+                "--bind",
+                "127.0.0.1",
+                "--seed",
+                "7",
+            ])
+            .arg("--report")
+            .arg(&report)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("ARENA_BOT_LOG")
+                    .unwrap_or("info,rtc=warn,rtc_ice=warn,webrtc=warn,rust_socketio=warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("run arena bot");
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Bot {
+            name: name.into(),
+            child,
+            lines,
+            seen: Vec::new(),
+            report,
+            stderr,
+        }
+    }
+
+    /// Waits for a line starting with `prefix`; returns it and when it came.
+    fn wait_for(&mut self, prefix: &str, within: Duration) -> (Instant, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((at, line)) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return (at, line);
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no line starting with {prefix:?} within {within:?}; saw {:?}\n{}",
+                    self.name,
+                    self.seen,
+                    self.log_tail()
+                ),
+            }
+        }
+    }
+
+    fn code(&mut self) -> String {
+        let (_, line) = self.wait_for("ROOM ", WAIT);
+        line["ROOM ".len()..].to_owned()
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Waits for the bot to finish and returns its report.
+    fn finish(mut self) -> Value {
+        self.wait_for("DONE", WAIT + Duration::from_secs(30));
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "{} exited with {status}\n{}",
+            self.name,
+            self.log_tail()
+        );
+        let text = std::fs::read_to_string(&self.report).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The report's entry for the peer named `name`.
+fn peer<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["peers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no peer {name} in {report:#}"))
+}
+
+fn peer_names(report: &Value) -> Vec<String> {
+    let mut v: Vec<String> = report["peers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Starts `n` bots in one room (the first creates it); returns them.
+fn room(test: &str, url: &str, n: usize, args: &[&str], duration: f64) -> Vec<Bot> {
+    let d = duration.to_string();
+    let mut first = Bot::spawn(
+        test,
+        "b0",
+        url,
+        &[&["--create", "--duration", &d], args].concat(),
+    );
+    let code = first.code();
+    let mut bots = vec![first];
+    for i in 1..n {
+        let d = (duration - 0.3 * i as f64).to_string();
+        let name = format!("b{i}");
+        bots.push(Bot::spawn(
+            test,
+            &name,
+            url,
+            &[&["--room", &code, "--duration", &d], args].concat(),
+        ));
+    }
+    bots
+}
+
+#[test]
+fn three_bots_hybrid_every_link_direct_states_both_ways() {
+    let srv = server(arena_server::Config::default());
+    let bots = room("three", &srv.url(), 3, &[], 6.0);
+    let reports: Vec<Value> = bots.into_iter().map(Bot::finish).collect();
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(peer_names(r).len(), 2, "{r:#}");
+        for p in r["peers"].as_object().unwrap().values() {
+            assert_eq!(p["route"], "direct", "b{i}: {p:#}");
+            assert_eq!(p["candidate"], "host", "b{i}: {p:#}");
+            assert!(p["states_in"].as_u64().unwrap() > 40, "b{i}: {p:#}");
+            assert_eq!(p["net"]["dropped_invalid"], 0);
+        }
+    }
+}
+
+#[test]
+fn eight_bots_open_all_28_links() {
+    let srv = server(arena_server::Config::default());
+    let bots = room("eight", &srv.url(), 8, &[], 9.0);
+    let reports: Vec<Value> = bots.into_iter().map(Bot::finish).collect();
+    let mut links = 0;
+    let mut ready = Vec::new();
+    for r in &reports {
+        assert_eq!(peer_names(r).len(), 7, "{r:#}");
+        for p in r["peers"].as_object().unwrap().values() {
+            assert_eq!(p["route"], "direct", "{p:#}");
+            links += 1;
+        }
+        ready.push(r["mesh_ready_after_s"].as_f64().unwrap_or(f64::NAN));
+    }
+    assert_eq!(links / 2, 28);
+    eprintln!("8-bot mesh ready after (s, per bot from its join): {ready:?}");
+}
+
+#[test]
+fn signaling_only_relays_everything() {
+    let srv = server(arena_server::Config::default());
+    let bots = room("signaling", &srv.url(), 3, &["--mode", "signaling"], 4.0);
+    for r in bots.into_iter().map(Bot::finish) {
+        for p in r["peers"].as_object().unwrap().values() {
+            assert_eq!(p["route"], "relay", "{p:#}");
+            assert_eq!(
+                p["routes"],
+                serde_json::json!(["relay"]),
+                "never tried WebRTC: {p:#}"
+            );
+            assert!(p["states_in"].as_u64().unwrap() > 30, "{p:#}");
+        }
+    }
+}
+
+#[test]
+fn webrtc_only_connects_directly() {
+    let srv = server(arena_server::Config::default());
+    let bots = room("webrtc", &srv.url(), 2, &["--mode", "webrtc"], 4.0);
+    for r in bots.into_iter().map(Bot::finish) {
+        let p = r["peers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .cloned()
+            .unwrap();
+        assert_eq!(p["route"], "direct", "{p:#}");
+        assert!(
+            !p["routes"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("relay")),
+            "{p:#}"
+        );
+        assert!(p["states_in"].as_u64().unwrap() > 30, "{p:#}");
+    }
+}
+
+/// A live switch to signaling-only moves both ends of the link from direct to
+/// relay without leaving the room, and 200 reliable events sent across the
+/// switch arrive exactly once, in order.
+#[test]
+fn live_mode_switch_moves_routes_and_loses_no_event() {
+    let srv = server(arena_server::Config::default());
+    let url = srv.url();
+    let mut a = Bot::spawn("switch", "a", &url, &["--create", "--duration", "9"]);
+    let code = a.code();
+    let mut b = Bot::spawn(
+        "switch",
+        "b",
+        &url,
+        &[
+            "--room",
+            &code,
+            "--duration",
+            "8",
+            "--events",
+            "200",
+            "--switch-mode",
+            "2.5:signaling",
+        ],
+    );
+    a.wait_for("ROUTE", WAIT); // connecting
+    a.wait_for("ROUTE", WAIT); // direct
+    b.wait_for("MODE signaling", WAIT);
+    let ra = a.finish();
+    let rb = b.finish();
+    let b_at_a = peer(&ra, "b");
+    let routes = b_at_a["routes"].as_array().unwrap();
+    assert!(routes.contains(&Value::from("direct")), "{b_at_a:#}");
+    assert_eq!(b_at_a["route"], "relay", "{b_at_a:#}");
+    // Still in the room after the switch: states kept coming until b's end.
+    let relay_at = b_at_a["relay_after_s"].as_f64().unwrap();
+    assert!(
+        (2.4..4.0).contains(&relay_at),
+        "relay at {relay_at} s: {b_at_a:#}"
+    );
+    assert!(b_at_a["states_in"].as_u64().unwrap() > 130, "{b_at_a:#}");
+    assert_eq!(peer(&rb, "a")["route"], "relay");
+    assert_eq!(rb["events_sent"], 200);
+    assert_eq!(b_at_a["series_in"], 200, "{b_at_a:#}");
+    assert_eq!(b_at_a["series_in_order"], true, "{b_at_a:#}");
+}
+
+/// A client whose every WebRTC attempt fails falls back to the relay within
+/// the 5 s timeout, and its 200 reliable events arrive exactly once, in order.
+#[test]
+fn blocked_p2p_falls_back_to_relay_within_5_s() {
+    let srv = server(arena_server::Config::default());
+    let url = srv.url();
+    let mut a = Bot::spawn("blocked", "a", &url, &["--create", "--duration", "10"]);
+    let code = a.code();
+    let b = Bot::spawn(
+        "blocked",
+        "b",
+        &url,
+        &[
+            "--room",
+            &code,
+            "--duration",
+            "9",
+            "--block-p2p",
+            "--events",
+            "200",
+        ],
+    );
+    let ra = a.finish();
+    let rb = b.finish();
+    for (r, other) in [(&ra, "b"), (&rb, "a")] {
+        let p = peer(r, other);
+        assert_eq!(p["route"], "relay", "{p:#}");
+        let after = p["relay_after_s"].as_f64().unwrap();
+        assert!(after <= 5.5, "relay only after {after} s: {p:#}");
+    }
+    let b_at_a = peer(&ra, "b");
+    assert_eq!(b_at_a["series_in"], 200, "{b_at_a:#}");
+    assert_eq!(b_at_a["series_in_order"], true, "{b_at_a:#}");
+    assert!(b_at_a["states_in"].as_u64().unwrap() > 100, "{b_at_a:#}");
+}
+
+#[test]
+fn a_killed_bot_is_reported_left_within_5_s() {
+    let srv = server(arena_server::Config::default());
+    let url = srv.url();
+    let mut bots = room("killed", &url, 3, &[], 12.0);
+    for b in &mut bots[..2] {
+        for _ in 0..2 {
+            b.wait_for("JOINED", WAIT);
+        }
+    }
+    bots[2].wait_for("ROUTE", WAIT);
+    let killed_at = Instant::now();
+    bots[2].kill();
+    for b in &mut bots[..2] {
+        let (at, line) = b.wait_for("LEFT", Duration::from_secs(10));
+        let after = at.duration_since(killed_at);
+        assert!(after <= Duration::from_secs(5), "{line} after {after:?}");
+        eprintln!("{}: {line} {after:?} after the kill", b.name);
+    }
+}
+
+/// The server dies mid-game: direct links keep carrying states; a server
+/// coming back on the same address gets the clients back into the room,
+/// where a new player can join them.
+#[test]
+fn server_restart_keeps_direct_links_and_the_room_comes_back() {
+    let first = server(arena_server::Config::default());
+    let addr: SocketAddr = first.addr();
+    let url = first.url();
+    let mut a = Bot::spawn("restart", "a", &url, &["--create", "--duration", "14"]);
+    let code = a.code();
+    let mut b = Bot::spawn("restart", "b", &url, &["--room", &code, "--duration", "13"]);
+    a.wait_for("ROUTE", WAIT);
+    let (_, line) = a.wait_for("ROUTE", WAIT);
+    assert!(line.contains("direct"), "{line}");
+    drop(first);
+    a.wait_for("DISCONNECTED", WAIT);
+    b.wait_for("DISCONNECTED", WAIT);
+    let down_at = Instant::now();
+    // Down for a while (the bots keep playing over the direct link), then back.
+    let lines_while_down = a.lines.recv_timeout(Duration::from_secs(2));
+    assert!(lines_while_down.is_err() || !lines_while_down.unwrap().1.starts_with("LEFT"));
+    let second = EmbeddedServer::start(addr, arena_server::Config::default()).expect("rebind");
+    a.wait_for("RECONNECTED", WAIT);
+    b.wait_for("RECONNECTED", WAIT);
+    eprintln!("server down for {:?}", down_at.elapsed());
+    let mut c = Bot::spawn(
+        "restart",
+        "c",
+        &second.url(),
+        &["--room", &code, "--duration", "3"],
+    );
+    c.wait_for("JOINED", WAIT);
+    c.wait_for("JOINED", WAIT);
+    // a and b saw c join, and never lost each other on the way.
+    a.wait_for("JOINED", WAIT);
+    b.wait_for("JOINED", WAIT);
+    for bot in [&a, &b] {
+        assert!(
+            !bot.seen.iter().any(|l| l.starts_with("LEFT")),
+            "{}: {:?}",
+            bot.name,
+            bot.seen
+        );
+    }
+    let rc = c.finish();
+    let ra = a.finish();
+    b.finish();
+    assert_eq!(peer_names(&rc), ["a", "b"]);
+    let gap = peer(&ra, "b")["max_state_gap_ms"].as_f64().unwrap();
+    assert!(
+        gap < 1000.0,
+        "states stopped for {gap} ms while the server was down"
+    );
+    assert_eq!(peer(&ra, "c")["route"], "direct");
+}
+
+#[test]
+fn works_against_a_core_only_server() {
+    let config = arena_server::Config {
+        core_only: true,
+        ..Default::default()
+    };
+    let srv = server(config);
+    let bots = room("core", &srv.url(), 3, &[], 6.0);
+    for r in bots.into_iter().map(Bot::finish) {
+        assert_eq!(peer_names(&r).len(), 2, "{r:#}");
+        for p in r["peers"].as_object().unwrap().values() {
+            assert_eq!(p["route"], "direct", "{p:#}");
+            assert!(p["states_in"].as_u64().unwrap() > 40, "{p:#}");
+        }
+    }
+    // Signaling-only over a core server: the relay is `broadcast`.
+    let srv = server(arena_server::Config {
+        core_only: true,
+        ..Default::default()
+    });
+    let bots = room(
+        "core-relay",
+        &srv.url(),
+        2,
+        &["--mode", "signaling", "--events", "50"],
+        4.0,
+    );
+    let reports: Vec<Value> = bots.into_iter().map(Bot::finish).collect();
+    let p = peer(&reports[1], "b0");
+    assert_eq!(p["route"], "relay");
+    assert!(p["states_in"].as_u64().unwrap() > 30, "{p:#}");
+    let p = peer(&reports[0], "b1");
+    assert_eq!(p["series_in"], 50, "{p:#}");
+    assert_eq!(p["series_in_order"], true);
+}
+
+/// coturn on a free loopback port, sharing a TURN REST secret with our server.
+struct Coturn {
+    child: Child,
+    port: u16,
+}
+
+impl Coturn {
+    fn start(secret: &str) -> Coturn {
+        let dir = tmp("coturn");
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.join(format!("turn-{port}.log"))).unwrap();
+        let child = Command::new("turnserver")
+            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
+            .arg(format!("--listening-port={port}"))
+            .args([
+                "--realm=arena.test",
+                "--no-tls",
+                "--no-dtls",
+                "--allow-loopback-peers",
+            ])
+            .args(["--fingerprint", "--no-cli", "--use-auth-secret"])
+            .arg(format!("--static-auth-secret={secret}"))
+            .arg(format!(
+                "--pidfile={}",
+                dir.join(format!("turn-{port}.pid")).display()
+            ))
+            .arg(format!(
+                "--db={}",
+                dir.join(format!("turn-{port}.db")).display()
+            ))
+            .args(["--min-port=40000", "--max-port=40999"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("turnserver not found: run scripts/test.sh, which installs coturn");
+        let turn = Coturn { child, port };
+        turn.wait_ready();
+        turn
+    }
+
+    /// Ready when it answers a STUN binding request.
+    fn wait_ready(&self) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut req = [0u8; 20];
+        req[1] = 1; // binding request, length 0
+        req[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
+        req[8..20].copy_from_slice(b"arena-ready!");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let _ = s.send_to(&req, ("127.0.0.1", self.port));
+            let mut buf = [0u8; 512];
+            if let Ok((n, _)) = s.recv_from(&mut buf) {
+                if n >= 20 && buf[0..2] == [0x01, 0x01] {
+                    return;
+                }
+            }
+        }
+        panic!("coturn did not answer on port {}", self.port);
+    }
+}
+
+impl Drop for Coturn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Relay-only bots get route `turn` through coturn, with credentials the
+/// server issued (the secret never leaves the server).
+#[test]
+fn relay_only_bots_go_through_coturn_with_server_issued_credentials() {
+    let secret = "arena-test-secret";
+    let turn = Coturn::start(secret);
+    let config = arena_server::Config {
+        turn_urls: vec![format!("turn:127.0.0.1:{}?transport=udp", turn.port)],
+        turn_secret: Some(secret.into()),
+        ..Default::default()
+    };
+    let srv = server(config);
+    let bots = room(
+        "turn",
+        &srv.url(),
+        2,
+        &["--relay-only", "--mode", "webrtc"],
+        8.0,
+    );
+    for r in bots.into_iter().map(Bot::finish) {
+        let p = r["peers"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .cloned()
+            .unwrap();
+        assert_eq!(p["route"], "turn", "{p:#}");
+        assert_eq!(p["candidate"], "relay", "{p:#}");
+        assert!(p["states_in"].as_u64().unwrap() > 40, "{p:#}");
+        eprintln!(
+            "turn rtt p50 {} ms p99 {} ms",
+            p["rtt_p50_ms"], p["rtt_p99_ms"]
+        );
+    }
+}
