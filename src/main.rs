@@ -4,7 +4,7 @@
 //! signaling server in the foreground; `arena bot` is a headless player.
 //! Everything else lives in the library.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -32,7 +32,7 @@ enum Command {
     /// Open the game window (the default).
     Play(PlayFlags),
     /// Run the signaling and relay server in the foreground.
-    Server(ServerFlags),
+    Server(Box<arena_server::ServerArgs>),
     /// A headless player: joins a room over the network and plays with the AI.
     Bot(Box<BotFlags>),
 }
@@ -63,16 +63,6 @@ struct PlayFlags {
     /// Play no sound.
     #[arg(long, env = "ARENA_MUTE")]
     mute: bool,
-}
-
-#[derive(Debug, clap::Args)]
-struct ServerFlags {
-    /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0", env = "HOST")]
-    host: IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 3536, env = "PORT")]
-    port: u16,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,6 +130,9 @@ struct BotFlags {
     /// Seed of the AI.
     #[arg(long)]
     seed: Option<u64>,
+    /// Pings per second to each peer (RTT samples; 1 by default).
+    #[arg(long, default_value_t = 1.0)]
+    ping_hz: f64,
 }
 
 fn parse_mode(s: &str) -> Result<NetMode, String> {
@@ -173,6 +166,10 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
     net.conditions = arena::bot::conditions(f.latency_ms, f.jitter_ms, f.loss);
     net.policy.p2p_timeout = f.p2p_timeout;
     net.send_rate_hz = f.send_rate;
+    if !(f.ping_hz.is_finite() && (0.5..=100.0).contains(&f.ping_hz)) {
+        anyhow::bail!("--ping-hz must be between 0.5 and 100");
+    }
+    net.ping_interval = 1.0 / f.ping_hz;
     if !f.ice_servers.is_empty() {
         net.ice_servers.push(IceServer {
             urls: f.ice_servers,
@@ -207,10 +204,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Play(cli.play)) {
         Command::Play(flags) => play(flags),
         Command::Bot(flags) => bot(*flags),
-        Command::Server(flags) => {
-            let addr = SocketAddr::new(flags.host, flags.port);
-            arena::net::serve_blocking(addr, arena_server::Config::default())
-                .context("signaling server")
+        Command::Server(args) => {
+            let config = args.to_config()?;
+            arena::net::serve_blocking(args.listen_addr(), config).context("signaling server")
         }
     }
 }

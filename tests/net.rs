@@ -9,13 +9,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arena::net::EmbeddedServer;
+use arena::net::coturn::Coturn;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -465,89 +466,14 @@ fn works_against_a_core_only_server() {
     assert_eq!(p["series_in_order"], true);
 }
 
-/// coturn on a free loopback port, sharing a TURN REST secret with our server.
-struct Coturn {
-    child: Child,
-    port: u16,
-}
-
-impl Coturn {
-    fn start(secret: &str) -> Coturn {
-        let dir = tmp("coturn");
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(dir.join(format!("turn-{port}.log"))).unwrap();
-        let child = Command::new("turnserver")
-            .args(["-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"])
-            .arg(format!("--listening-port={port}"))
-            .args([
-                "--realm=arena.test",
-                "--no-tls",
-                "--no-dtls",
-                "--allow-loopback-peers",
-            ])
-            .args(["--fingerprint", "--no-cli", "--use-auth-secret"])
-            .arg(format!("--static-auth-secret={secret}"))
-            .arg(format!(
-                "--pidfile={}",
-                dir.join(format!("turn-{port}.pid")).display()
-            ))
-            .arg(format!(
-                "--db={}",
-                dir.join(format!("turn-{port}.db")).display()
-            ))
-            .args(["--min-port=40000", "--max-port=40999"])
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("turnserver not found: run scripts/test.sh, which installs coturn");
-        let turn = Coturn { child, port };
-        turn.wait_ready();
-        turn
-    }
-
-    /// Ready when it answers a STUN binding request.
-    fn wait_ready(&self) {
-        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let mut req = [0u8; 20];
-        req[1] = 1; // binding request, length 0
-        req[4..8].copy_from_slice(&0x2112_A442u32.to_be_bytes());
-        req[8..20].copy_from_slice(b"arena-ready!");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let _ = s.send_to(&req, ("127.0.0.1", self.port));
-            let mut buf = [0u8; 512];
-            if let Ok((n, _)) = s.recv_from(&mut buf) {
-                if n >= 20 && buf[0..2] == [0x01, 0x01] {
-                    return;
-                }
-            }
-        }
-        panic!("coturn did not answer on port {}", self.port);
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Relay-only bots get route `turn` through coturn, with credentials the
 /// server issued (the secret never leaves the server).
 #[test]
 fn relay_only_bots_go_through_coturn_with_server_issued_credentials() {
     let secret = "arena-test-secret";
-    let turn = Coturn::start(secret);
+    let turn = Coturn::start(secret, &tmp("coturn")).expect("coturn (scripts/test.sh installs it)");
     let config = arena_server::Config {
-        turn_urls: vec![format!("turn:127.0.0.1:{}?transport=udp", turn.port)],
+        turn_urls: vec![turn.url()],
         turn_secret: Some(secret.into()),
         ..Default::default()
     };

@@ -84,6 +84,8 @@ pub struct NetConfig {
     pub create_token: Option<String>,
     /// Seed of the conditioner and of session nonces.
     pub seed: u64,
+    /// Seconds between pings to each peer (RTT, clock offset, liveness).
+    pub ping_interval: f64,
 }
 
 impl NetConfig {
@@ -105,6 +107,7 @@ impl NetConfig {
             send_rate_hz: crate::sync::throttle::DEFAULT_RATE_HZ,
             create_token: None,
             seed: rand::random(),
+            ping_interval: 1.0,
         }
     }
 }

@@ -41,8 +41,6 @@ const TICK: Duration = Duration::from_millis(20);
 const HELLO_WAIT: Duration = Duration::from_secs(2);
 /// Connect attempt timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Ping period per peer.
-const PING_EVERY: f64 = 1.0;
 /// A peer heard before and silent this long is gone.
 const PEER_TIMEOUT: f64 = 5.0;
 /// Reliable events unacknowledged this long are sent again.
@@ -1392,7 +1390,7 @@ impl Driver {
                 continue;
             };
             if now >= peer.next_ping {
-                peer.next_ping = now + PING_EVERY;
+                peer.next_ping = now + self.cfg.ping_interval.clamp(0.01, 2.0);
                 let nonce: u32 = self.rng.random();
                 peer.pings.push_back((nonce, now));
                 if peer.pings.len() > 8 {

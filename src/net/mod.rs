@@ -22,6 +22,7 @@
 
 mod api;
 pub mod conditioner;
+pub mod coturn;
 mod driver;
 mod host;
 mod peer;

@@ -10,10 +10,13 @@
 //! selected candidate type, every received message, and failure. The driver
 //! only sends it commands; a connection never touches routing or game state.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
+use std::time::Instant;
 
 use arena_server::protocol::{IceCandidate, IceServer, SdpType, Signal};
 use bytes::BytesMut;
@@ -25,6 +28,10 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
     RTCIceCandidateInit, RTCIceCandidateType, RTCIceServer, RTCIceTransportPolicy,
     RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription, SettingEngineBuilder,
+};
+use webrtc::runtime::{
+    AsyncInterval, AsyncTcpListener, AsyncTcpStream, AsyncUdpSocket, JoinHandle, Runtime,
+    TokioRuntime,
 };
 
 use super::driver::Internal;
@@ -48,6 +55,9 @@ const ICE_KEEPALIVE: Duration = Duration::from_millis(500);
 const ICE_DISCONNECTED: Duration = Duration::from_secs(3);
 /// ...and failed after this long.
 const ICE_FAILED: Duration = Duration::from_secs(5);
+
+/// Longest sleep of a connection's driver while it is connecting.
+const CONNECTING_SLEEP_CAP: Duration = Duration::from_millis(2);
 
 /// Which data channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,9 +228,11 @@ async fn run(
     report: &Reporter,
 ) -> Result<(), String> {
     let (local_tx, mut local) = mpsc::unbounded_channel();
-    let pc = build(&setup, local_tx.clone()).await?;
+    let cap = Arc::new(AtomicU64::new(CONNECTING_SLEEP_CAP.as_micros() as u64));
+    let runtime = Arc::new(CappedRuntime { cap: cap.clone() });
+    let pc = build(&setup, local_tx.clone(), runtime).await?;
     let result = drive(
-        &setup, &*pc, local_tx, &mut local, &mut cmd, &mut out, &queued, report,
+        &setup, &*pc, &cap, local_tx, &mut local, &mut cmd, &mut out, &queued, report,
     )
     .await;
     let _ = pc.close().await;
@@ -230,6 +242,7 @@ async fn run(
 async fn build(
     setup: &PcSetup,
     tx: mpsc::UnboundedSender<Local>,
+    runtime: Arc<dyn Runtime>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
     let ice_servers = setup
         .ice_servers
@@ -250,7 +263,13 @@ async fn build(
         // No mDNS: it binds port 5353 per connection and wakes every
         // connection on each multicast packet of the LAN. Our peers send IP
         // candidates; browsers on the same LAN still reach us through srflx.
-        .with_multicast_dns_mode(MulticastDnsMode::Disabled);
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        // A peer-reflexive pair is usually a host pair whose candidate has
+        // not been signaled yet (checks overtake trickled candidates, often
+        // when TURN gathering is also under way): accepting it at once
+        // instead of after the default 1 s took the 8-peer mesh from ~1 s to
+        // tens of ms (benches/net_link.rs).
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
     if setup.relay_only {
         // Relay pairs otherwise wait 2 s before they may be chosen.
         settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));
@@ -259,6 +278,7 @@ async fn build(
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config.build())
         .with_setting_engine(settings)
+        .with_runtime(runtime)
         .with_handler(Arc::new(Handler { tx }))
         .with_udp_addrs(vec![format!("{}:0", setup.bind_ip)])
         .build()
@@ -271,6 +291,7 @@ async fn build(
 async fn drive(
     setup: &PcSetup,
     pc: &dyn PeerConnection,
+    cap: &AtomicU64,
     local_tx: mpsc::UnboundedSender<Local>,
     local: &mut mpsc::UnboundedReceiver<Local>,
     cmd: &mut mpsc::UnboundedReceiver<Cmd>,
@@ -414,6 +435,8 @@ async fn drive(
                     if open == (true, true) && reported_open.is_none() {
                         let (kind, relay_socket) = selected_pair(pc).await.unwrap_or((CandidateKind::Host, None));
                         reported_open = Some(kind);
+                        // Open: back to the driver's own timers (no idle wake-ups).
+                        cap.store(u64::MAX, Ordering::Relaxed);
                         poke = relay_socket.and_then(|t| Poke::new(setup.bind_ip, t));
                         report.send(PcEvent::Open(kind));
                     }
@@ -526,4 +549,82 @@ fn candidate_json(init: RTCIceCandidateInit) -> Value {
         username_fragment: init.username_fragment,
     };
     serde_json::to_value(Signal::Candidate { candidate }).unwrap_or(Value::Null)
+}
+
+/// webrtc's tokio runtime, except that while a connection is being set up its
+/// driver never sleeps longer than a cap (2 ms).
+///
+/// The driver otherwise waits for its next timer (ICE ticks, DTLS and SCTP
+/// retransmission timers) before it moves the handshake on: on loopback a
+/// link took 600–800 ms to open with the plain runtime and 25–35 ms capped
+/// (experiment behind NOTES-deps.md). Once the channels are open the cap is
+/// lifted (`u64::MAX` µs), so an idle connection costs nothing.
+#[derive(Debug)]
+struct CappedRuntime {
+    /// Current cap in microseconds.
+    cap: Arc<AtomicU64>,
+}
+
+impl Runtime for CappedRuntime {
+    fn spawn(&self, f: Pin<Box<dyn Future<Output = ()> + Send>>) -> Box<dyn JoinHandle> {
+        TokioRuntime.spawn(f)
+    }
+
+    fn spawn_reactor(
+        &self,
+        n: usize,
+        f: Pin<Box<dyn Future<Output = ()> + Send>>,
+    ) -> Box<dyn JoinHandle> {
+        TokioRuntime.spawn_reactor(n, f)
+    }
+
+    fn wrap_udp_socket(&self, s: std::net::UdpSocket) -> std::io::Result<Arc<dyn AsyncUdpSocket>> {
+        TokioRuntime.wrap_udp_socket(s)
+    }
+
+    fn wrap_tcp_listener(
+        &self,
+        l: std::net::TcpListener,
+    ) -> std::io::Result<Arc<dyn AsyncTcpListener>> {
+        TokioRuntime.wrap_tcp_listener(l)
+    }
+
+    fn connect_tcp<'a>(
+        &'a self,
+        a: SocketAddr,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Arc<dyn AsyncTcpStream>>> + Send + 'a>> {
+        TokioRuntime.connect_tcp(a)
+    }
+
+    fn resolve_host<'a>(
+        &'a self,
+        h: &'a str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        TokioRuntime.resolve_host(h)
+    }
+
+    fn now(&self) -> Instant {
+        TokioRuntime.now()
+    }
+
+    fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let cap = Duration::from_micros(self.cap.load(Ordering::Relaxed));
+        TokioRuntime.sleep(d.min(cap))
+    }
+
+    fn interval(&self, p: Duration) -> Box<dyn AsyncInterval> {
+        TokioRuntime.interval(p)
+    }
+
+    fn block_on(&self, f: Pin<Box<dyn Future<Output = ()> + '_>>) {
+        TokioRuntime.block_on(f)
+    }
+
+    fn yield_now(&self) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        TokioRuntime.yield_now()
+    }
+
+    fn name(&self) -> &'static str {
+        "tokio-capped-while-connecting"
+    }
 }
