@@ -343,99 +343,68 @@ impl Driver {
         let (Some(op), Some(sig)) = (self.want.take(), self.sig.clone()) else {
             return;
         };
-        self.busy = true;
-        let tx = self.tx.clone();
-        let core = self.core_only;
-        let token = self.cfg.create_token.clone();
         let code = match &op {
-            RoomOp::Create if core => RoomCode::from_bits(self.rng.random()).to_string(),
+            RoomOp::Create if self.core_only => RoomCode::from_bits(self.rng.random()).to_string(),
             RoomOp::Create => String::new(),
             RoomOp::Join(c) => normalize_code(c)
                 .map(|c| c.to_string())
                 .unwrap_or(c.trim().into()),
         };
-        let created = op == RoomOp::Create;
+        self.join(sig, code, op == RoomOp::Create, false);
+    }
+
+    /// After a reconnection: back into the room we were in (re-created if
+    /// the server forgot it).
+    fn rejoin(&mut self) {
+        let (Some(room), Some(sig)) = (&self.room, self.sig.clone()) else {
+            return;
+        };
+        let code = room.code.clone();
+        self.join(sig, code, false, true);
+    }
+
+    /// Creates (`created` with an empty code on a full server) and joins a
+    /// room in a task that posts [`Internal::Joined`]. A core-only server
+    /// answers with `room_users` alone, which may overtake the end of the
+    /// emit: then we are in the room before sending.
+    fn join(&mut self, sig: Signaling, code: String, created: bool, rejoin: bool) {
+        self.busy = true;
+        let tx = self.tx.clone();
+        let token = self.cfg.create_token.clone();
+        let core = self.core_only;
         if core {
-            // Core servers answer with `room_users` only, which may overtake
-            // the end of the emit: be in the room before sending.
             let now = self.now();
             self.room = Some(Room {
                 code: code.clone(),
-                awaiting_users: Some((now, created, false)),
+                awaiting_users: Some((now, created, rejoin)),
             });
         }
         tokio::spawn(async move {
+            let joined = |code, result| Internal::Joined {
+                code,
+                created,
+                rejoin,
+                result,
+            };
             if core {
                 if let Err(e) = sig.join_room_core(&code).await {
-                    let _ = tx.send(Internal::Joined {
-                        code,
-                        created,
-                        rejoin: false,
-                        result: Err(e),
-                    });
+                    let _ = tx.send(joined(code, Err(e)));
                 }
                 return;
             }
-            let code = if created {
+            let code = if created && code.is_empty() {
                 match sig.create_room(token).await {
                     Ok(c) => c,
                     Err(e) => {
-                        let _ = tx.send(Internal::Joined {
-                            code,
-                            created,
-                            rejoin: false,
-                            result: Err(e),
-                        });
+                        let _ = tx.send(joined(code, Err(e)));
                         return;
                     }
                 }
             } else {
                 code
             };
-            let result = sig.join_room(&code, false).await;
-            let _ = tx.send(Internal::Joined {
-                code,
-                created,
-                rejoin: false,
-                result,
-            });
-        });
-    }
-
-    fn rejoin(&mut self) {
-        let (Some(room), Some(sig)) = (&self.room, self.sig.clone()) else {
-            return;
-        };
-        let code = room.code.clone();
-        let tx = self.tx.clone();
-        let core = self.core_only;
-        self.busy = true;
-        if core {
-            let now = self.now();
-            self.room = Some(Room {
-                code: code.clone(),
-                awaiting_users: Some((now, false, true)),
-            });
-        }
-        tokio::spawn(async move {
-            if core {
-                if let Err(e) = sig.join_room_core(&code).await {
-                    let _ = tx.send(Internal::Joined {
-                        code,
-                        created: false,
-                        rejoin: true,
-                        result: Err(e),
-                    });
-                }
-            } else {
-                let result = sig.join_room(&code, true).await;
-                let _ = tx.send(Internal::Joined {
-                    code,
-                    created: false,
-                    rejoin: true,
-                    result,
-                });
-            }
+            let result = sig.join_room(&code, rejoin).await;
+            let _ = tx.send(joined(code, result));
         });
     }
 

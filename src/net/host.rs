@@ -41,39 +41,10 @@ pub fn serve_blocking(addr: SocketAddr, config: arena_server::Config) -> Result<
             .map_err(|source| NetError::Bind { addr, source })?;
         let local = listener.local_addr().map_err(NetError::Serve)?;
         println!("listening on {local}");
-        arena_server::run(listener, config, shutdown_signal())
+        arena_server::run(listener, config, arena_server::shutdown_signal())
             .await
             .map_err(NetError::Serve)
     })
-}
-
-/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
-    tracing::info!("shutting down");
 }
 
 /// A signaling server running on its own thread in this process (LAN play,
