@@ -160,6 +160,13 @@ fn peer<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no peer {name} in {report:#}"))
 }
 
+/// The report's one peer (rooms of two).
+fn only_peer(report: &Value) -> Value {
+    let peers = report["peers"].as_object().unwrap();
+    assert_eq!(peers.len(), 1, "{report:#}");
+    peers.values().next().cloned().unwrap()
+}
+
 fn peer_names(report: &Value) -> Vec<String> {
     let mut v: Vec<String> = report["peers"]
         .as_object()
@@ -252,13 +259,7 @@ fn webrtc_only_connects_directly() {
     let srv = server(arena_server::Config::default());
     let bots = room("webrtc", &srv.url(), 2, &["--mode", "webrtc"], 4.0);
     for r in bots.into_iter().map(Bot::finish) {
-        let p = r["peers"]
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .cloned()
-            .unwrap();
+        let p = only_peer(&r);
         assert_eq!(p["route"], "direct", "{p:#}");
         assert!(
             !p["routes"]
@@ -486,13 +487,7 @@ fn relay_only_bots_go_through_coturn_with_server_issued_credentials() {
         8.0,
     );
     for r in bots.into_iter().map(Bot::finish) {
-        let p = r["peers"]
-            .as_object()
-            .unwrap()
-            .values()
-            .next()
-            .cloned()
-            .unwrap();
+        let p = only_peer(&r);
         assert_eq!(p["route"], "turn", "{p:#}");
         assert_eq!(p["candidate"], "relay", "{p:#}");
         assert!(p["states_in"].as_u64().unwrap() > 40, "{p:#}");

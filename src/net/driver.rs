@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use super::api::{LeaveReason, NetCommand, NetConfig, NetEvent, PeerStats, RoomErrorKind};
 use super::conditioner::Conditioner;
 use super::peer::{Channel, PcEvent, PcSetup, PeerConn};
-use super::reliable::{ReliableReceiver, ReliableSender};
+use super::reliable::{Outgoing, ReliableReceiver, ReliableSender};
 use super::route::{Link, LinkAction, NetMode, Route};
 use super::signaling::{Inbound, RequestError, Signaling};
 use crate::proto::{self, GameEvent, Message, NetId};
@@ -1034,16 +1034,7 @@ impl Driver {
                     return;
                 };
                 let resend = s.tx.resume(session, next, now);
-                for o in resend {
-                    self.send_to(
-                        sid,
-                        &Message::Event {
-                            to: id,
-                            seq: o.seq,
-                            event: o.event,
-                        },
-                    );
-                }
+                self.send_events(sid, id, resend);
             }
             Message::Ping { nonce, t } => {
                 self.send_to(
@@ -1170,6 +1161,20 @@ impl Driver {
             color: self.cfg.color,
         };
         self.send_to(sid, &hello);
+    }
+
+    /// Sends sequenced events of our stream to player `id` (at `sid`).
+    fn send_events(&mut self, sid: &str, id: NetId, events: Vec<Outgoing<GameEvent>>) {
+        for o in events {
+            self.send_to(
+                sid,
+                &Message::Event {
+                    to: id,
+                    seq: o.seq,
+                    event: o.event,
+                },
+            );
+        }
     }
 
     /// Sends one message to one peer on its current route, through the conditioner.
@@ -1325,16 +1330,7 @@ impl Driver {
                 .get_mut(&id)
                 .map(|s| s.tx.resend_all(now))
                 .unwrap_or_default();
-            for o in resend {
-                self.send_to(
-                    &sid,
-                    &Message::Event {
-                        to: id,
-                        seq: o.seq,
-                        event: o.event,
-                    },
-                );
-            }
+            self.send_events(&sid, id, resend);
         }
     }
 
@@ -1375,16 +1371,7 @@ impl Driver {
                 .get_mut(&id)
                 .map(|s| s.tx.due(now, RESEND_AFTER))
                 .unwrap_or_default();
-            for o in due {
-                self.send_to(
-                    &sid,
-                    &Message::Event {
-                        to: id,
-                        seq: o.seq,
-                        event: o.event,
-                    },
-                );
-            }
+            self.send_events(&sid, id, due);
         }
         self.streams
             .retain(|_, s| s.gone_since.is_none_or(|g| now - g < STREAM_MEMORY));
