@@ -1,10 +1,12 @@
-//! The headless network bot (`arena bot`): the same net thread, simulation,
-//! AI and sync as the game, without a window.
+//! The headless network bot (`arena bot`, and the bots of `arena play
+//! --bots N`): the same net thread and networked match ([`OnlineMatch`]) as
+//! the game, played by the AI, without a window.
 //!
-//! It creates or joins a room, plays its own avatar with the AI at 60 Hz,
-//! sends its state (and, on request, a numbered series of reliable events),
-//! feeds every remote player's states into a [`PeerSync`] sampled at 60 Hz as
-//! a renderer would, and at the end writes a JSON report: per peer, the route
+//! It creates or joins a room, plays its avatar with the AI at 60 Hz against
+//! everyone in the room (shots, hits decided by the victim, kills), sends its
+//! state (and, on request, a numbered series of reliable events), draws every
+//! remote player through the match's sync as a renderer would, and at the end
+//! writes a JSON report: per peer, the route
 //! and candidate type, RTT percentiles, what arrived, timings, bytes and the
 //! live sync figures. It prints one line per notable event on stdout, the
 //! first being `ROOM <code>`, so scripts and tests can follow it without
@@ -13,6 +15,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -22,9 +26,10 @@ use crate::net::{
     CandidateKind, LinkConditions, NetCommand, NetConfig, NetEvent, NetHandle, NetMode, PeerStats,
     Route,
 };
-use crate::proto::{Bounds, GameEvent, NetId, PlayerState};
-use crate::sim::{DT, Map, Rules, SimEvent, World};
-use crate::sync::{PeerSync, SyncConfig};
+use crate::online::OnlineMatch;
+use crate::proto::{Bounds, GameEvent, NetId};
+use crate::sim::{DT, Map};
+use crate::sync::{SyncConfig, SyncStats};
 
 /// Prefix of the numbered reliable events a bot sends (`--events N`).
 const SERIES: &str = "series ";
@@ -49,6 +54,8 @@ pub struct BotConfig {
     pub switch_mode: Option<(Duration, NetMode)>,
     /// Seed of the AI and the simulation.
     pub seed: u64,
+    /// Set to leave the room and end early (bots of `arena play --bots N`).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// The JSON report.
@@ -119,7 +126,8 @@ pub struct PeerReport {
 
 struct Remote {
     report: PeerReport,
-    sync: PeerSync,
+    /// Sync figures kept when the peer leaves the match.
+    sync: Option<SyncStats>,
     rtts: Vec<f64>,
     next_series: u32,
     last_state_at: Option<f64>,
@@ -136,10 +144,14 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         None => net.send(NetCommand::CreateRoom),
         Some(code) => net.send(NetCommand::JoinRoom(code.clone())),
     }
-    let mut world = World::new(map, Rules::default(), config.seed);
-    let me = world
-        .add_player(&config.net.name)
-        .ok_or_else(|| anyhow::anyhow!("cannot add the bot's player"))?;
+    let mut game = OnlineMatch::new(
+        map,
+        config.seed,
+        &config.net.name,
+        config.net.color,
+        net.id(),
+        SyncConfig::default(),
+    );
     let mut ai = Ai::new(config.seed ^ 0xB07);
     let mut report = BotReport {
         id: format!("{:016x}", net.id()),
@@ -154,14 +166,23 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
     };
     let mut remotes: BTreeMap<NetId, Remote> = BTreeMap::new();
     let mut joined_at: Option<f64> = None;
-    let mut seq: u16 = 0;
-    let mut spawn: u8 = 0;
     let mut tick: u64 = 0;
+    let mut commands = Vec::new();
     let mut next_series_at = 0.0;
     let mut switched = false;
     loop {
         let now = started.elapsed().as_secs_f64();
         for ev in net.events().try_iter() {
+            if let NetEvent::PeerLeft { peer, .. } = &ev {
+                let sync = game
+                    .remotes()
+                    .find(|r| r.net == *peer)
+                    .map(|r| r.sync.stats());
+                if let Some(r) = remotes.get_mut(peer) {
+                    r.sync = sync;
+                }
+            }
+            game.handle(&ev, now);
             match ev {
                 NetEvent::RoomJoined { code, .. } => {
                     writeln!(out, "ROOM {code}")?;
@@ -181,7 +202,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                             series_in_order: true,
                             ..PeerReport::default()
                         },
-                        sync: PeerSync::new(SyncConfig::default()),
+                        sync: None,
                         rtts: Vec::new(),
                         next_series: 0,
                         last_state_at: None,
@@ -216,7 +237,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                         }
                     }
                 }
-                NetEvent::State { peer, state, at } => {
+                NetEvent::State { peer, at, .. } => {
                     if let Some(r) = remotes.get_mut(&peer) {
                         r.report.states_in += 1;
                         if let Some(last) = r.last_state_at {
@@ -226,7 +247,6 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                             }
                         }
                         r.last_state_at = Some(at);
-                        r.sync.push(state.to_snapshot(), at);
                     }
                 }
                 NetEvent::Event { peer, event } => {
@@ -249,11 +269,10 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                 NetEvent::ClockSample {
                     peer,
                     sent,
-                    remote,
                     received,
+                    ..
                 } => {
                     if let Some(r) = remotes.get_mut(&peer) {
-                        r.sync.on_pong(sent, remote, received);
                         r.rtts.push((received - sent) * 1000.0);
                     }
                 }
@@ -283,7 +302,11 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        if now - joined >= config.duration.as_secs_f64() {
+        let stopped = config
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed));
+        if stopped || now - joined >= config.duration.as_secs_f64() {
             break;
         }
         if let Some((after, mode)) = config.switch_mode {
@@ -303,36 +326,12 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
             report.mesh_ready_after_s = Some(now - joined);
         }
 
-        // One simulation tick of our own avatar.
-        let input = ai.think(&world, me);
-        let events = world.step(&[(me, input)]);
+        // One simulation tick: our avatar, played by the AI, among the others.
+        let input = ai.think(&game.world, game.local);
+        game.step(input, now, &mut commands);
         tick += 1;
-        let mut discrete = false;
-        for e in &events {
-            match e {
-                SimEvent::Respawned { id, .. } if *id == me => {
-                    spawn = spawn.wrapping_add(1);
-                    discrete = true;
-                }
-                SimEvent::Fired { by, .. } if *by == me => discrete = true,
-                _ => {}
-            }
-        }
-        if let Some(p) = world.player(me) {
-            seq = seq.wrapping_add(1);
-            let state = PlayerState {
-                seq,
-                sent_at: now,
-                pos: p.pos,
-                vel: p.vel,
-                aim: p.aim,
-                hp: p.hp.clamp(0, 255) as u8,
-                alive: p.alive,
-                spawn,
-                kills: p.kills.min(u32::from(u16::MAX)) as u16,
-                deaths: p.deaths.min(u32::from(u16::MAX)) as u16,
-            };
-            net.send(NetCommand::SendState { state, discrete });
+        for c in commands.drain(..) {
+            net.send(c);
         }
         if report.events_sent < config.events && !remotes.is_empty() && now >= next_series_at {
             next_series_at = now + 1.0 / SERIES_RATE;
@@ -341,9 +340,6 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                 report.events_sent
             ))));
             report.events_sent += 1;
-        }
-        for r in remotes.values_mut().filter(|r| r.report.states_in > 0) {
-            r.sync.sample(now);
         }
         // Fixed 60 Hz: sleep until the next tick is due.
         let next = Duration::from_secs_f64(tick as f64 * f64::from(DT));
@@ -362,11 +358,16 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         }
     }
     net.shutdown();
+    for r in game.remotes() {
+        if let Some(mine) = remotes.get_mut(&r.net) {
+            mine.sync = Some(r.sync.stats());
+        }
+    }
     for (id, mut r) in remotes {
         r.rtts.sort_by(f64::total_cmp);
         r.report.rtt_p50_ms = percentile(&r.rtts, 0.50);
         r.report.rtt_p99_ms = percentile(&r.rtts, 0.99);
-        let s = r.sync.stats();
+        let s = r.sync.unwrap_or_default();
         r.report.sync_mean_delay_ms = s.mean_delay.map(|d| d * 1000.0);
         r.report.sync_extrapolated = s.extrapolated_ratio();
         r.report.sync_held = s.held_ratio();
@@ -379,6 +380,57 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
     }
     writeln!(out, "DONE")?;
     Ok(report)
+}
+
+/// A bot playing in a thread of this process (`arena play --bots N`, or
+/// "Add a bot" in the match menu): it joins the room over the real network
+/// like any other player. Dropping it makes it leave and waits for it.
+pub struct BotThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BotThread {
+    /// Starts a bot that joins room `code` with `net` (server, name, colour,
+    /// bind address) and plays until stopped.
+    pub fn spawn(net: NetConfig, code: String) -> std::io::Result<BotThread> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = BotConfig {
+            seed: net.seed,
+            net,
+            room: Some(code),
+            duration: Duration::from_secs(7 * 24 * 3600),
+            report: None,
+            events: 0,
+            switch_mode: None,
+            stop: Some(stop.clone()),
+        };
+        let name = format!("bot {}", config.net.name);
+        let handle = std::thread::Builder::new().name(name).spawn(move || {
+            let who = config.net.name.clone();
+            if let Err(e) = run(config, &mut std::io::sink()) {
+                tracing::warn!("bot {who} stopped: {e:#}");
+            }
+        })?;
+        Ok(BotThread {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Asks the bot to leave (without waiting; dropping waits).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Drop for BotThread {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
 
 /// The arena bounds game messages are checked against.

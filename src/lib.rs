@@ -16,9 +16,11 @@
 //! | [`sync`] | snapshot buffers, interpolation, extrapolation, delay, clock offset | I/O, clock, macroquad, tokio |
 //! | [`proto`] | game wire messages: quantization, encode/decode, validation | I/O, clock, sockets |
 //! | [`net`] | the net thread (signaling client, WebRTC mesh, routing) and the embedded signaling server | macroquad, game rules |
+//! | [`online`] | the networked match: local avatar + remote puppets fed by sync, victim-authority hits, kill credit | I/O, clock, macroquad, tokio |
 //! | [`bot`] | the headless client: net + sim + AI + sync, JSON report | macroquad |
 //! | [`ui`] | macroquad screens, rendering, HUD, sound | sockets, the simulation's state (reads only) |
 //! | [`config`] | settings: defaults < settings file < env < CLI | — |
+//! | [`settings`] | the player's settings: file in the OS config dir, env/CLI overrides, validation | macroquad, sockets |
 //!
 //! `sim`, `sync` and `proto` are pure: time is an argument, they are
 //! deterministic and unit-tested without a window or a socket.
@@ -28,7 +30,9 @@ pub mod ai;
 pub mod bot;
 pub mod config;
 pub mod net;
+pub mod online;
 pub mod proto;
+pub mod settings;
 pub mod sim;
 pub mod sync;
 pub mod ui;

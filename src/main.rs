@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Open the game window (the default).
-    Play(PlayFlags),
+    Play(Box<PlayFlags>),
     /// Run the signaling and relay server in the foreground.
     Server(Box<arena_server::ServerArgs>),
     /// A headless player: joins a room over the network and plays with the AI.
@@ -40,14 +40,69 @@ enum Command {
 #[derive(Debug, Clone, clap::Args)]
 struct PlayFlags {
     /// Go straight into a practice match against AI opponents.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["create", "room"])]
     practice: bool,
-    /// Number of AI opponents in practice (0-7).
-    #[arg(long, default_value_t = 3, env = "ARENA_BOTS")]
-    bots: usize,
-    /// Your player name.
-    #[arg(long, default_value = "Player", env = "ARENA_NAME")]
-    name: String,
+    /// Create a room and play in it (prints `ROOM <code>` and `SERVER <url>` on stdout).
+    #[arg(long, conflicts_with = "room")]
+    create: bool,
+    /// Join the room with this code (any case; spaces and dashes ignored).
+    #[arg(long, value_name = "CODE")]
+    room: Option<String>,
+    /// Open the settings screen first.
+    #[arg(long = "settings", conflicts_with_all = ["practice", "create", "room"])]
+    open_settings: bool,
+    /// AI opponents in practice (default 3), or bots that join the room you
+    /// create, over the real network (default 0). 0-7.
+    #[arg(long, env = "ARENA_BOTS")]
+    bots: Option<usize>,
+    /// Your player name (saved setting).
+    #[arg(long, env = "ARENA_NAME")]
+    name: Option<String>,
+    /// Your colour, 0-7 (saved setting).
+    #[arg(long, env = "ARENA_COLOR")]
+    color: Option<u8>,
+    /// Network mode: hybrid, webrtc or signaling (saved setting).
+    #[arg(long, env = "ARENA_MODE", value_parser = parse_mode)]
+    mode: Option<NetMode>,
+    /// Signaling server URL; "host" = host on this machine (saved setting).
+    #[arg(long, env = "ARENA_SERVER")]
+    server: Option<String>,
+    /// Where a server hosted on this machine listens (saved setting; port 0: any free port).
+    #[arg(long, env = "ARENA_HOST_ADDR")]
+    host_addr: Option<std::net::SocketAddr>,
+    /// State send rate, Hz (5-60; saved setting).
+    #[arg(long, env = "ARENA_SEND_RATE")]
+    send_rate: Option<f64>,
+    /// Interpolation delay: auto or milliseconds (saved setting).
+    #[arg(long, env = "ARENA_INTERP_DELAY", value_parser = parse_delay)]
+    interp_delay: Option<arena::settings::InterpDelay>,
+    /// STUN/TURN server URL, repeatable (saved setting).
+    #[arg(long = "ice-server", env = "ARENA_ICE_SERVERS", value_delimiter = ',')]
+    ice_servers: Option<Vec<String>>,
+    /// TURN username (saved setting).
+    #[arg(long, env = "ARENA_TURN_USER")]
+    turn_user: Option<String>,
+    /// TURN password (saved setting).
+    #[arg(long, env = "ARENA_TURN_PASS")]
+    turn_pass: Option<String>,
+    /// Link conditioner: added latency, ms (saved setting).
+    #[arg(long, env = "ARENA_LATENCY_MS")]
+    latency_ms: Option<f64>,
+    /// Link conditioner: jitter, ms (saved setting).
+    #[arg(long, env = "ARENA_JITTER_MS")]
+    jitter_ms: Option<f64>,
+    /// Link conditioner: loss, 0-0.5 (saved setting).
+    #[arg(long, env = "ARENA_LOSS")]
+    loss: Option<f64>,
+    /// Show the net graph (F3 toggles it in a match; saved setting).
+    #[arg(long, env = "ARENA_NET_GRAPH")]
+    net_graph: Option<bool>,
+    /// Settings file (default: the OS config directory's p2p-arena/settings.toml).
+    #[arg(long, env = "ARENA_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Local IP address for WebRTC (0.0.0.0: every interface).
+    #[arg(long, env = "ARENA_BIND", default_value = "0.0.0.0")]
+    bind: IpAddr,
     /// Seed of the simulation and the AI (random when absent).
     #[arg(long)]
     seed: Option<u64>,
@@ -60,9 +115,20 @@ struct PlayFlags {
     /// Exit after this many seconds (with --screenshot: after saving it).
     #[arg(long, value_name = "SECS")]
     exit_after: Option<f64>,
+    /// Write every frame's duration (ms, one per line) here at exit (benchmarks).
+    #[arg(long, value_name = "PATH")]
+    frame_times: Option<PathBuf>,
+    /// Anti-aliasing samples: 1 (off), 2, 4 or 8. Software GL (Xvfb, VMs)
+    /// draws much faster with 1.
+    #[arg(long, env = "ARENA_MSAA", default_value_t = 4)]
+    msaa: u8,
     /// Play no sound.
     #[arg(long, env = "ARENA_MUTE")]
     mute: bool,
+}
+
+fn parse_delay(s: &str) -> Result<arena::settings::InterpDelay, String> {
+    s.parse().map_err(|e| format!("{e}"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,6 +253,7 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
         events: f.events,
         switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
         seed,
+        stop: None,
     };
     arena::bot::run(config, &mut std::io::stdout().lock())?;
     Ok(())
@@ -201,8 +268,8 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match cli.command.unwrap_or(Command::Play(cli.play)) {
-        Command::Play(flags) => play(flags),
+    match cli.command.unwrap_or(Command::Play(Box::new(cli.play))) {
+        Command::Play(flags) => play(*flags),
         Command::Bot(flags) => bot(*flags),
         Command::Server(args) => {
             let config = args.to_config()?;
@@ -211,16 +278,39 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn play(flags: PlayFlags) -> anyhow::Result<()> {
+fn play(f: PlayFlags) -> anyhow::Result<()> {
+    let overrides = arena::settings::Overrides {
+        name: f.name,
+        color: f.color,
+        mode: f.mode,
+        server_url: f.server,
+        host_addr: f.host_addr,
+        send_rate_hz: f.send_rate,
+        interp_delay: f.interp_delay,
+        ice_servers: f.ice_servers,
+        turn_user: f.turn_user,
+        turn_pass: f.turn_pass,
+        latency_ms: f.latency_ms,
+        jitter_ms: f.jitter_ms,
+        loss: f.loss,
+        net_graph: f.net_graph,
+    };
     let args = PlayArgs {
-        practice: flags.practice,
-        bots: flags.bots,
-        name: flags.name,
-        seed: flags.seed,
-        map: flags.map,
-        screenshot: flags.screenshot,
-        exit_after: flags.exit_after,
-        mute: flags.mute,
+        practice: f.practice,
+        create: f.create,
+        room: f.room,
+        open_settings: f.open_settings,
+        bots: f.bots,
+        seed: f.seed,
+        map: f.map,
+        screenshot: f.screenshot,
+        exit_after: f.exit_after,
+        frame_times: f.frame_times,
+        msaa: f.msaa,
+        mute: f.mute,
+        overrides,
+        settings_path: f.config,
+        bind_ip: f.bind,
     };
     let clock_seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -5,31 +5,63 @@
 //!
 //! Needs `xvfb-run` (installed by `scripts/test.sh`). Window tests share one
 //! lock: parallel `xvfb-run -a` calls can race for the same display number.
+//! Every run gets its own settings file (`ARENA_CONFIG`), hosts on
+//! `127.0.0.1:0` and binds WebRTC to loopback: no fixed port, no traffic
+//! off the machine.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
+use arena::net::EmbeddedServer;
 use macroquad::color::Color;
+use macroquad::math::Rect;
 use macroquad::texture::Image;
 
 static XVFB: Mutex<()> = Mutex::new(());
 
-/// Runs `arena play ARGS --screenshot PATH --exit-after SECS` under Xvfb and decodes the PNG.
-fn screenshot(name: &str, args: &[&str], secs: f32) -> Image {
-    let _guard = XVFB.lock().unwrap_or_else(|e| e.into_inner());
-    let path: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
-    let _ = std::fs::remove_file(&path);
-    let out = Command::new("timeout")
-        .args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
+fn tmp(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// `arena play ARGS` under Xvfb, with a private settings file and loopback networking.
+fn arena_play(name: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["120", "xvfb-run", "-a", "-s", "-screen 0 1280x720x24"])
         .arg(env!("CARGO_BIN_EXE_arena"))
         .arg("play")
         .args(args)
-        .args(["--mute", "--seed", "7", "--screenshot"])
+        .args(["--mute", "--seed", "7", "--host-addr", "127.0.0.1:0", "--bind", "127.0.0.1"])
+        .env("ARENA_CONFIG", tmp(&format!("{name}-settings.toml")))
+        .env("RUST_LOG", "warn")
+        // Its own process group, so `stop` reaches Xvfb and the game too.
+        .process_group(0);
+    cmd
+}
+
+/// Stops a game started with [`arena_play`] (timeout, xvfb-run, Xvfb, arena).
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+}
+
+/// Runs `arena play ARGS --screenshot PATH --exit-after SECS` under Xvfb;
+/// returns the decoded PNG and what the game printed on stdout.
+fn screenshot_with_stdout(name: &str, args: &[&str], secs: f32) -> (Image, String) {
+    let _guard = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    let path = tmp(&format!("{name}.png"));
+    let _ = std::fs::remove_file(&path);
+    let out = arena_play(name, args)
+        .arg("--screenshot")
         .arg(&path)
         .args(["--exit-after", &secs.to_string()])
-        .env("RUST_LOG", "warn")
         .output()
         .expect("xvfb-run not found: run scripts/test.sh, which installs it");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -40,7 +72,43 @@ fn screenshot(name: &str, args: &[&str], secs: f32) -> Image {
     );
     assert!(!stderr.contains("panicked"), "arena panicked:\n{stderr}");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("no screenshot at {path:?}: {e}"));
-    Image::from_file_with_format(&bytes, None).expect("screenshot is not a PNG")
+    let img = Image::from_file_with_format(&bytes, None).expect("screenshot is not a PNG");
+    (img, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn screenshot(name: &str, args: &[&str], secs: f32) -> Image {
+    screenshot_with_stdout(name, args, secs).0
+}
+
+/// Pixels of `rect` that differ from the window background.
+fn not_background(img: &Image, rect: Rect) -> usize {
+    let bg = rgb(arena::ui::theme::BACKGROUND);
+    let mut n = 0;
+    for y in rect.y as u32..(rect.y + rect.h) as u32 {
+        for x in rect.x as u32..(rect.x + rect.w) as u32 {
+            let p = img.get_pixel(x, y);
+            let q = rgb(p);
+            if (0..3).any(|i| (i32::from(q[i]) - i32::from(bg[i])).abs() > 10) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Pixels of `rect` close to colour `c` (per channel within `tol`).
+fn near_in(img: &Image, rect: Rect, c: Color, tol: i32) -> usize {
+    let want = rgb(c);
+    let mut n = 0;
+    for y in rect.y as u32..(rect.y + rect.h) as u32 {
+        for x in rect.x as u32..(rect.x + rect.w) as u32 {
+            let q = rgb(img.get_pixel(x, y));
+            if (0..3).all(|i| (i32::from(q[i]) - i32::from(want[i])).abs() <= tol) {
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 fn rgb(c: Color) -> [u8; 3] {
@@ -119,4 +187,196 @@ fn main_menu_draws_title_and_buttons() {
     // The focused "Practice" button has its accent outline around the centre column.
     let button = count_near(&img, arena::ui::theme::BUTTON_HOT, 4);
     assert!(button > 5_000, "buttons not drawn: {button} pixels");
+    // Practice, opponents, Create room, Join room, Settings, Quit: each drawn.
+    for (i, r) in arena::ui::menu::button_rects(1280.0, 720.0)
+        .iter()
+        .enumerate()
+    {
+        let area = (r.w * r.h) as usize;
+        let face = near_in(&img, *r, arena::ui::theme::BUTTON, 6)
+            + near_in(&img, *r, arena::ui::theme::BUTTON_HOT, 6);
+        assert!(
+            face > area / 2,
+            "menu button {i} not drawn at {r:?}: {face} of {area}"
+        );
+    }
+}
+
+#[test]
+fn settings_screen_draws_its_rows_and_buttons() {
+    let img = screenshot("settings", &["--settings"], 2.0);
+    assert!(distinct_colours(&img) > 20, "the frame looks blank");
+    let l = arena::ui::settings::layout(1280.0, 720.0);
+    let title = count_accent(&img, l.title);
+    assert!(
+        title > 100,
+        "title not drawn: {title} accent pixels in {:?}",
+        l.title
+    );
+    for (what, r) in [
+        ("first row", l.rows[0]),
+        ("Save", l.save),
+        ("Cancel", l.cancel),
+    ] {
+        let n = not_background(&img, r);
+        let area = (r.w * r.h) as usize;
+        assert!(
+            n > area / 3,
+            "{what} not drawn at {r:?}: {n} of {area} pixels"
+        );
+    }
+}
+
+fn count_accent(img: &Image, r: Rect) -> usize {
+    near_in(img, r, arena::ui::theme::ACCENT, 20)
+}
+
+fn local_server() -> EmbeddedServer {
+    EmbeddedServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        arena_server::Config::default(),
+    )
+    .expect("server starts")
+}
+
+#[test]
+fn joining_an_unknown_room_explains_the_error_with_a_retry() {
+    let server = local_server();
+    let url = server.url();
+    let img = screenshot(
+        "join-error",
+        &["--room", "zzzz-zzzz", "--server", &url],
+        5.0,
+    );
+    let l = arena::ui::join::layout(1280.0, 720.0);
+    // The error box: its red edge and its text.
+    let edge = Rect::new(l.error.x, l.error.y, 5.0, l.error.h);
+    let red = near_in(&img, edge, arena::ui::theme::HEALTH_LOW, 12);
+    assert!(
+        red > (5.0 * l.error.h * 0.8) as usize,
+        "no error box at {:?}: {red}",
+        l.error
+    );
+    assert!(not_background(&img, l.error) > 2_000, "error text missing");
+    // The code field still holds the code; Retry and Back are drawn.
+    for (what, r) in [("code", l.code), ("Retry", l.join), ("Back", l.back)] {
+        let n = not_background(&img, r);
+        assert!(
+            n > (r.w * r.h / 3.0) as usize,
+            "{what} not drawn at {r:?}: {n}"
+        );
+    }
+}
+
+/// A reddish-green "direct" badge: the route colour dominates the cell.
+fn green_badge(img: &Image, r: Rect) -> usize {
+    let mut n = 0;
+    for y in r.y as u32..(r.y + r.h) as u32 {
+        for x in r.x as u32..(r.x + r.w) as u32 {
+            let p = img.get_pixel(x, y);
+            if p.g > 0.55 && p.g > p.r + 0.2 && p.g > p.b + 0.2 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn created_room_with_three_bots_shows_four_players_with_route_badges() {
+    let (img, stdout) = screenshot_with_stdout("room-bots", &["--create", "--bots", "3"], 8.0);
+    assert!(stdout.contains("ROOM "), "no room code printed:\n{stdout}");
+    assert_eq!(stdout.matches("JOINED ").count(), 3, "{stdout}");
+    // Four players in their colours: the player blue, bots red, yellow, green.
+    for id in 0..4u8 {
+        let c = arena::ui::theme::player_color(id);
+        let n = count_near(&img, c, 12);
+        assert!(n > 100, "player {id} ({c:?}) not visible: {n} pixels");
+    }
+    // The player panel: a row per player, a green "direct" badge for each bot.
+    for i in 1..4 {
+        let cell = arena::ui::online::badge_cell(i);
+        let n = green_badge(&img, cell);
+        let area = (cell.w * cell.h) as usize;
+        assert!(
+            n > area / 3,
+            "row {i}: no direct badge at {cell:?} ({n} of {area})"
+        );
+    }
+}
+
+/// Lines a child prints on stdout, as they come.
+fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line starting with `prefix`; returns the rest.
+fn wait_for(rx: &mpsc::Receiver<String>, prefix: &str, deadline: Instant) -> String {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(rest) = line.strip_prefix(prefix) {
+                    return rest.to_owned();
+                }
+            }
+            Err(_) => panic!("no {prefix:?} line in time"),
+        }
+    }
+}
+
+#[test]
+fn two_game_processes_play_together_by_code() {
+    let _guard = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut host = arena_play(
+        "two-host",
+        &["--create", "--name", "Alice", "--exit-after", "30"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("xvfb-run");
+    let host_lines = lines(&mut host);
+    let code = wait_for(&host_lines, "ROOM ", deadline);
+    let url = wait_for(&host_lines, "SERVER ", deadline);
+    // The host's Xvfb is up: a second `xvfb-run -a` picks another display.
+    // The guest quits after 12 s (a clean quit: it leaves the room).
+    let mut guest = arena_play(
+        "two-guest",
+        &[
+            "--room",
+            &code,
+            "--server",
+            &url,
+            "--name",
+            "Bob",
+            "--exit-after",
+            "12",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("xvfb-run");
+    let guest_lines = lines(&mut guest);
+    assert_eq!(wait_for(&guest_lines, "ROOM ", deadline), code);
+    assert_eq!(wait_for(&host_lines, "JOINED ", deadline), "Bob");
+    assert_eq!(wait_for(&guest_lines, "JOINED ", deadline), "Alice");
+    let route = wait_for(&host_lines, "ROUTE Bob direct", deadline);
+    assert!(route.is_empty(), "{route}");
+    // The guest quits: the host sees it leave.
+    assert_eq!(wait_for(&host_lines, "LEFT ", deadline), "Bob");
+    let status = guest.wait().expect("guest exits");
+    assert!(status.success(), "guest exited with {status}");
+    stop(host);
 }

@@ -121,3 +121,16 @@ impl Drop for EmbeddedServer {
         }
     }
 }
+
+/// This machine's address on its local network: the source address the OS
+/// would pick to reach outside (a UDP `connect` sends nothing). `None` when
+/// there is no such route; the embedded server's hint then names no address.
+pub fn lan_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind((std::net::Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    // TEST-NET-1 (RFC 5737): never routed anywhere, only used to pick a source.
+    socket
+        .connect((std::net::Ipv4Addr::new(192, 0, 2, 1), 9))
+        .ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
+}

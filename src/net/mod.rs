@@ -39,7 +39,7 @@ use tokio::sync::mpsc;
 pub use api::{
     LeaveReason, LinkConditions, NetCommand, NetConfig, NetEvent, PeerStats, RoomErrorKind,
 };
-pub use host::{EmbeddedServer, NetError, serve_blocking};
+pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, NetMode, Route, RoutePolicy};
 
 use driver::{Driver, Internal};

@@ -144,6 +144,10 @@ pub struct Player {
     pub last_hit_tick: Option<u64>,
     /// Ticks of spawn protection left (no damage while > 0).
     pub protected_for: u32,
+    /// A remote player mirrored here: its owner moves, damages, scores and
+    /// respawns it, and its states overwrite it; this world only draws it and
+    /// stops projectiles on it (see [`World::add_puppet`]).
+    pub puppet: bool,
 }
 
 /// A projectile in flight.
@@ -201,7 +205,8 @@ pub enum SimEvent {
         victim: PlayerId,
         /// Who fired.
         by: PlayerId,
-        /// Damage dealt (0 when spawn protection absorbed it).
+        /// Damage dealt (0 when spawn protection absorbed it, or on a puppet:
+        /// its owner decides).
         damage: i32,
         /// Where the projectile was at impact.
         pos: Vec2,

@@ -634,4 +634,69 @@ fn golden_hash_is_platform_independent() {
     assert_eq!(w.state_hash(), GOLDEN, "got {:#018x}", w.state_hash());
 }
 
-const GOLDEN: u64 = 0xf449_86c8_c1c2_ddf5;
+#[test]
+fn puppets_stop_shots_but_take_no_damage_and_never_move_or_respawn() {
+    let mut w = open_world(Rules::default());
+    let a = w.add_player("a").unwrap();
+    let b = w.add_puppet("b", Some(5)).unwrap();
+    assert_eq!(b, 5, "a free preferred slot is taken");
+    place(&mut w, a, Vec2::new(200.0, 500.0));
+    place(&mut w, b, Vec2::new(500.0, 500.0));
+    w.step(&[]);
+    // b's input is ignored: it neither moves, turns nor fires.
+    let evs = run(
+        &mut w,
+        40,
+        &[
+            (a, input(Vec2::ZERO, 0.0, true)),
+            (b, input(Vec2::X, 2.0, true)),
+        ],
+    );
+    let pb = w.player(b).unwrap();
+    assert_eq!(pb.pos, Vec2::new(500.0, 500.0));
+    assert_eq!(pb.aim, 0.0);
+    assert_eq!(pb.hp, Rules::default().max_hp, "the owner decides damage");
+    let hits: Vec<_> = evs
+        .iter()
+        .filter_map(|e| match e {
+            SimEvent::Hit { victim, damage, .. } => Some((*victim, *damage)),
+            _ => None,
+        })
+        .collect();
+    assert!(!hits.is_empty(), "shots stop on the puppet");
+    assert!(hits.iter().all(|h| *h == (b, 0)), "{hits:?}");
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, SimEvent::Fired { by, .. } if *by == b))
+    );
+
+    // Dead by its owner's word: it stays dead until its owner says otherwise.
+    let p = w.player_mut(b).unwrap();
+    p.alive = false;
+    p.respawn_in = 1;
+    run(&mut w, 10, &[]);
+    assert!(!w.player(b).unwrap().alive);
+}
+
+#[test]
+fn a_player_pushes_off_a_puppet_alone() {
+    let mut w = open_world(Rules::default());
+    let a = w.add_player("a").unwrap();
+    let b = w.add_puppet("b", None).unwrap();
+    place(&mut w, a, Vec2::new(500.0, 500.0));
+    place(&mut w, b, Vec2::new(510.0, 500.0));
+    w.step(&[]);
+    assert_eq!(w.player(b).unwrap().pos, Vec2::new(510.0, 500.0));
+    let d = w.player(a).unwrap().pos.distance(Vec2::new(510.0, 500.0));
+    assert!(d >= PLAYER_RADIUS * 2.0 - 1e-3, "{d}");
+}
+
+#[test]
+fn preferred_slot_falls_back_to_the_lowest_free() {
+    let mut w = open_world(Rules::default());
+    assert_eq!(w.add_player_preferring("a", 3), Some(3));
+    assert_eq!(w.add_player_preferring("b", 3), Some(0));
+    assert_eq!(w.add_puppet("c", Some(200)), Some(1));
+}
+
+const GOLDEN: u64 = 0xaec4_bd11_e152_1147;

@@ -18,6 +18,9 @@
 //!    owner); the earliest hit wins; damage, deaths, scores;
 //! 6. new shots (they first move on the next tick, from the muzzle);
 //! 7. match end by kills or timer.
+//!
+//! Puppets (remote players mirrored in a networked match) skip steps 2, 3
+//! and 6 and take no damage in step 5: their owner's states place them.
 
 use super::hash::Fnv1a;
 use super::math;
@@ -114,7 +117,34 @@ impl World {
     /// from the other live players. `None` when the world is full. The
     /// [`SimEvent::Joined`] is reported by the next [`World::step`].
     pub fn add_player(&mut self, name: &str) -> Option<PlayerId> {
-        let id = (0..MAX_PLAYERS as PlayerId).find(|id| self.player(*id).is_none())?;
+        self.add_player_in(name, None, false)
+    }
+
+    /// Add a remote player's mirror: a puppet that never moves, fires, takes
+    /// damage or respawns by itself. Its owner's states are written into it
+    /// (position, aim, health, score); projectiles stop on it with a
+    /// zero-damage [`SimEvent::Hit`], because the victim decides hits on
+    /// itself. Takes slot `prefer` when free (its colour), else the lowest.
+    pub fn add_puppet(&mut self, name: &str, prefer: Option<PlayerId>) -> Option<PlayerId> {
+        self.add_player_in(name, prefer, true)
+    }
+
+    /// [`World::add_player`] in slot `prefer` when it is free (a chosen colour).
+    pub fn add_player_preferring(&mut self, name: &str, prefer: PlayerId) -> Option<PlayerId> {
+        self.add_player_in(name, Some(prefer), false)
+    }
+
+    fn add_player_in(
+        &mut self,
+        name: &str,
+        prefer: Option<PlayerId>,
+        puppet: bool,
+    ) -> Option<PlayerId> {
+        let free = |id: PlayerId| usize::from(id) < MAX_PLAYERS && self.player(id).is_none();
+        let id = match prefer.filter(|p| free(*p)) {
+            Some(p) => p,
+            None => (0..MAX_PLAYERS as PlayerId).find(|id| free(*id))?,
+        };
         let mut name = name.to_owned();
         if name.len() > MAX_NAME {
             let mut cut = MAX_NAME;
@@ -138,6 +168,7 @@ impl World {
             deaths: 0,
             last_hit_tick: None,
             protected_for: self.rules.spawn_protect_ticks,
+            puppet,
         };
         let at = self.players.partition_point(|p| p.id < id);
         self.players.insert(at, player);
@@ -220,6 +251,7 @@ impl World {
             h.u32(p.deaths);
             h.u64(p.last_hit_tick.map_or(u64::MAX, |t| t));
             h.u32(p.protected_for);
+            h.bool(p.puppet);
         }
         h.u64(self.projectiles.len() as u64);
         for p in &self.projectiles {
@@ -333,7 +365,7 @@ impl World {
             let p = &mut self.players[i];
             p.fire_cooldown = p.fire_cooldown.saturating_sub(1);
             p.protected_for = p.protected_for.saturating_sub(1);
-            if !p.alive {
+            if !p.alive && !p.puppet {
                 p.respawn_in = p.respawn_in.saturating_sub(1);
                 if p.respawn_in == 0 {
                     let id = p.id;
@@ -356,6 +388,9 @@ impl World {
         let rules = &self.rules;
         let map = &self.map;
         for (p, f) in self.players.iter_mut().zip(frames.iter()) {
+            if p.puppet {
+                continue; // its owner's states place it
+            }
             if f.aim.is_finite() {
                 p.aim = wrap_angle(f.aim);
             }
@@ -411,9 +446,17 @@ impl World {
                     } else {
                         math::dir(f32::from(a.id) * 0.7 + f32::from(b.id) * 1.3)
                     };
-                    let push = n * ((min_d - dist) * 0.5);
-                    let mut pa = self.players[i].pos - push;
-                    let mut pb = self.players[j].pos + push;
+                    // A puppet is placed by its owner: the other player
+                    // takes the whole push; two puppets are left alone.
+                    let (share_a, share_b) = match (a.puppet, b.puppet) {
+                        (false, false) => (0.5, 0.5),
+                        (true, false) => (0.0, 1.0),
+                        (false, true) => (1.0, 0.0),
+                        (true, true) => continue,
+                    };
+                    let overlap = min_d - dist;
+                    let mut pa = self.players[i].pos - n * (overlap * share_a);
+                    let mut pb = self.players[j].pos + n * (overlap * share_b);
                     self.map.resolve_circle(&mut pa, PLAYER_RADIUS);
                     self.map.resolve_circle(&mut pb, PLAYER_RADIUS);
                     self.players[i].pos = pa;
@@ -495,7 +538,7 @@ impl World {
         let tick = self.tick;
         let respawn_ticks = self.rules.respawn_ticks.max(1);
         let victim = &mut self.players[i];
-        let damage = if victim.protected_for > 0 {
+        let damage = if victim.protected_for > 0 || victim.puppet {
             0
         } else {
             self.rules.damage
@@ -531,7 +574,7 @@ impl World {
         let muzzle_d = PLAYER_RADIUS + PROJECTILE_RADIUS + 1.0;
         for (i, frame) in frames.iter().enumerate().take(self.players.len()) {
             let p = &self.players[i];
-            if !frame.fire || !p.alive || p.fire_cooldown > 0 {
+            if !frame.fire || !p.alive || p.puppet || p.fire_cooldown > 0 {
                 continue;
             }
             let (by, origin, dir) = (p.id, p.pos, math::dir(p.aim));

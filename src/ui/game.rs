@@ -47,11 +47,16 @@ impl Practice {
     /// A new match: the local player plus `bots` AI opponents.
     pub fn new(config: &PlayConfig, bots: usize) -> Practice {
         let mut world = World::new(config.map.clone(), Rules::default(), config.seed);
-        let local = world.add_player(&config.name).unwrap_or(0);
+        let settings = &config.settings;
+        let local = world
+            .add_player_preferring(&settings.name, settings.color)
+            .unwrap_or(0);
         let ais = (0..bots)
             .filter_map(|i| {
-                let id =
-                    world.add_player(&format!("Bot {}", theme::PLAYER_COLOR_NAMES[(i + 1) % 8]))?;
+                let id = world.add_player("Bot")?;
+                if let Some(p) = world.player_mut(id) {
+                    p.name = format!("Bot {}", theme::PLAYER_COLOR_NAMES[usize::from(id) % 8]);
+                }
                 Some((id, Ai::new(config.seed.wrapping_add(1 + i as u64))))
             })
             .collect();
@@ -71,18 +76,8 @@ impl Practice {
         &self.world
     }
 
-    /// The area of the window the arena is drawn in.
     fn view(&self) -> View {
-        let m = 12.0;
-        View::fit(
-            self.world.map.size,
-            Rect::new(
-                m,
-                HUD_HEIGHT + m,
-                screen_width() - 2.0 * m,
-                screen_height() - HUD_HEIGHT - 2.0 * m,
-            ),
-        )
+        arena_view(&self.world)
     }
 
     /// One frame: input, fixed-step simulation, effects and drawing.
@@ -98,7 +93,7 @@ impl Practice {
         }
         // Practice pauses while the menu is open.
         if self.menu.is_none() {
-            let input = self.local_input(&view);
+            let input = local_input(&self.world, self.local, &view);
             self.accumulator += dt;
             let mut steps = 0;
             while self.accumulator >= DT && steps < MAX_STEPS_PER_FRAME {
@@ -141,37 +136,6 @@ impl Practice {
         }
     }
 
-    /// The local player's input: WASD/arrows to move, mouse to aim, left button or Space to fire.
-    fn local_input(&self, view: &View) -> InputFrame {
-        let mut dir = Vec2::ZERO;
-        if is_key_down(KeyCode::W) || is_key_down(KeyCode::Up) {
-            dir.y -= 1.0;
-        }
-        if is_key_down(KeyCode::S) || is_key_down(KeyCode::Down) {
-            dir.y += 1.0;
-        }
-        if is_key_down(KeyCode::A) || is_key_down(KeyCode::Left) {
-            dir.x -= 1.0;
-        }
-        if is_key_down(KeyCode::D) || is_key_down(KeyCode::Right) {
-            dir.x += 1.0;
-        }
-        let me = self.world.player(self.local);
-        let pos = me.map(|p| p.pos).unwrap_or(Vec2::ZERO);
-        let to_mouse = view.to_world(Vec2::from(mouse_position())) - pos;
-        let aim = if to_mouse.length_squared() > 1.0 {
-            to_mouse.y.atan2(to_mouse.x)
-        } else {
-            me.map(|p| p.aim).unwrap_or(0.0)
-        };
-        let fire = is_mouse_button_down(MouseButton::Left) || is_key_down(KeyCode::Space);
-        InputFrame {
-            move_dir: dir,
-            aim,
-            fire,
-        }
-    }
-
     fn draw(&self, view: &View, text: &Text) {
         clear_background(theme::BACKGROUND);
         draw_arena(&self.world, view);
@@ -179,12 +143,7 @@ impl Practice {
         draw_projectiles(&self.world, view);
         draw_players(&self.world, view, text, self.local);
         if self.menu.is_none() {
-            let (mx, my) = mouse_position();
-            draw_circle_lines(mx, my, 9.0, 2.0, theme::with_alpha(WHITE, 0.8));
-            draw_line(mx - 14.0, my, mx - 5.0, my, 2.0, WHITE);
-            draw_line(mx + 5.0, my, mx + 14.0, my, 2.0, WHITE);
-            draw_line(mx, my - 14.0, mx, my - 5.0, 2.0, WHITE);
-            draw_line(mx, my + 5.0, mx, my + 14.0, 2.0, WHITE);
+            draw_crosshair();
         }
         hud::draw_bar(&self.world, self.local, text);
         hud::draw_feed(&self.effects.feed, text);
@@ -238,6 +197,61 @@ impl Practice {
             None => GameAction::Continue,
         }
     }
+}
+
+/// The area of the window the arena is drawn in: below the HUD bar, with a margin.
+pub fn arena_view(world: &World) -> View {
+    let m = 12.0;
+    View::fit(
+        world.map.size,
+        Rect::new(
+            m,
+            HUD_HEIGHT + m,
+            screen_width() - 2.0 * m,
+            screen_height() - HUD_HEIGHT - 2.0 * m,
+        ),
+    )
+}
+
+/// The local player's input: WASD/arrows to move, mouse to aim, left button or Space to fire.
+pub fn local_input(world: &World, local: PlayerId, view: &View) -> InputFrame {
+    let mut dir = Vec2::ZERO;
+    if is_key_down(KeyCode::W) || is_key_down(KeyCode::Up) {
+        dir.y -= 1.0;
+    }
+    if is_key_down(KeyCode::S) || is_key_down(KeyCode::Down) {
+        dir.y += 1.0;
+    }
+    if is_key_down(KeyCode::A) || is_key_down(KeyCode::Left) {
+        dir.x -= 1.0;
+    }
+    if is_key_down(KeyCode::D) || is_key_down(KeyCode::Right) {
+        dir.x += 1.0;
+    }
+    let me = world.player(local);
+    let pos = me.map(|p| p.pos).unwrap_or(Vec2::ZERO);
+    let to_mouse = view.to_world(Vec2::from(mouse_position())) - pos;
+    let aim = if to_mouse.length_squared() > 1.0 {
+        to_mouse.y.atan2(to_mouse.x)
+    } else {
+        me.map(|p| p.aim).unwrap_or(0.0)
+    };
+    let fire = is_mouse_button_down(MouseButton::Left) || is_key_down(KeyCode::Space);
+    InputFrame {
+        move_dir: dir,
+        aim,
+        fire,
+    }
+}
+
+/// The aiming crosshair at the mouse.
+pub fn draw_crosshair() {
+    let (mx, my) = mouse_position();
+    draw_circle_lines(mx, my, 9.0, 2.0, theme::with_alpha(WHITE, 0.8));
+    draw_line(mx - 14.0, my, mx - 5.0, my, 2.0, WHITE);
+    draw_line(mx + 5.0, my, mx + 14.0, my, 2.0, WHITE);
+    draw_line(mx, my - 14.0, mx, my - 5.0, 2.0, WHITE);
+    draw_line(mx, my + 5.0, mx, my + 14.0, 2.0, WHITE);
 }
 
 /// Floor, grid and walls.

@@ -60,11 +60,16 @@ pub fn draw_bar(world: &World, local: PlayerId, text: &Text) {
             false,
         );
     }
-    let centre = format!(
-        "{}   first to {}",
-        clock(world.ticks_left()),
-        world.rules.kills_to_win
-    );
+    // Networked matches have no clock (see `online::online_rules`).
+    let centre = if world.rules.time_limit_ticks == u64::MAX {
+        format!("first to {}", world.rules.kills_to_win)
+    } else {
+        format!(
+            "{}   first to {}",
+            clock(world.ticks_left()),
+            world.rules.kills_to_win
+        )
+    };
     text.centered(&centre, w / 2.0 + 140.0, base, 18.0, theme::ACCENT, true);
     text.right(
         &format!("{} FPS", get_fps()),

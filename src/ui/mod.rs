@@ -1,16 +1,22 @@
-//! The macroquad side: the window, the screens (menu, practice match), the
-//! HUD and sound. It reads the simulation to draw it and feeds it input; it
+//! The macroquad side: the window, the screens (menu, practice, settings,
+//! join, the networked match), the HUD and sound. It reads the simulation to draw it and feeds it input; it
 //! never opens a socket (the net thread does, through channels).
 //!
 //! The app is a small state machine of screens driven by one `async` frame
 //! loop: each screen's `frame()` draws, handles input and says what comes next.
 
 pub mod audio;
+pub mod badge;
 pub mod effects;
 pub mod game;
 pub mod hud;
+pub mod join;
 pub mod menu;
+pub mod netgraph;
+pub mod online;
+pub mod settings;
 pub mod theme;
+pub mod toast;
 pub mod view;
 pub mod widgets;
 
@@ -21,9 +27,13 @@ use macroquad::prelude::*;
 
 use crate::ai::Ai;
 use crate::config::{PlayConfig, StartScreen};
+use crate::settings::Settings;
 use crate::sim::{Rules, World};
 use game::{GameAction, Practice};
+use join::{JoinAction, JoinScreen};
 use menu::{Menu, MenuAction};
+use online::{Intent, Online, OnlineAction, OnlineStart};
+use settings::{SettingsAction, SettingsScreen};
 use theme::{Fonts, Text};
 
 /// Default window size.
@@ -41,7 +51,7 @@ pub fn run(config: PlayConfig) -> ! {
         window_height: WINDOW_SIZE.1,
         window_resizable: true,
         high_dpi: false,
-        sample_count: 4,
+        sample_count: i32::from(config.msaa),
         ..Default::default()
     };
     macroquad::Window::from_config(conf, app(config));
@@ -51,6 +61,84 @@ pub fn run(config: PlayConfig) -> ! {
 enum Screen {
     Menu(Menu),
     Practice(Box<Practice>),
+    Settings(Box<SettingsScreen>),
+    Join(Box<JoinScreen>),
+    Online(Box<Online>),
+}
+
+/// What the screens share: the configuration, the player's settings (as
+/// edited and saved in this session) and the frame-time log.
+struct App {
+    config: PlayConfig,
+    settings: Settings,
+    frame_ms: Vec<f32>,
+}
+
+impl App {
+    fn menu(&self, status: Option<String>) -> Screen {
+        let mut menu = Menu::new(self.config.bots);
+        menu.status = status;
+        Screen::Menu(menu)
+    }
+
+    /// Where a join goes when no address is typed.
+    fn default_join_server(&self) -> String {
+        self.settings
+            .server_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.settings.host_addr.port()))
+    }
+
+    fn online(&self, intent: Intent, server: Option<String>, bots: usize) -> Screen {
+        let start = OnlineStart {
+            intent: intent.clone(),
+            settings: self.settings.clone(),
+            server: server.clone(),
+            bind_ip: self.config.bind_ip,
+            bots,
+            map: self.config.map.clone(),
+            seed: self.config.seed,
+        };
+        match Online::start(start) {
+            Ok(online) => Screen::Online(Box::new(online)),
+            Err(e) => match intent {
+                Intent::Join(code) => Screen::Join(Box::new(JoinScreen::new(
+                    &code,
+                    server.as_deref(),
+                    Some(e.to_string()),
+                    &self.default_join_server(),
+                ))),
+                Intent::Create => self.menu(Some(e.to_string())),
+            },
+        }
+    }
+
+    fn save_settings(&mut self, settings: Settings) -> Option<String> {
+        self.settings = settings;
+        let path = self.config.settings_path.as_ref()?;
+        match self.settings.save(path) {
+            Ok(()) => {
+                tracing::info!("settings saved to {}", path.display());
+                None
+            }
+            Err(e) => Some(format!("settings not saved: {e}")),
+        }
+    }
+
+    /// Writes the frame-time log (if asked for) and exits the process.
+    fn exit(&self, code: i32) -> ! {
+        if let Some(path) = &self.config.frame_times {
+            let lines: String = self
+                .frame_ms
+                .iter()
+                .map(|ms| format!("{ms:.3}\n"))
+                .collect();
+            if let Err(e) = std::fs::write(path, lines) {
+                eprintln!("error: cannot write frame times to {}: {e}", path.display());
+            }
+        }
+        std::process::exit(code)
+    }
 }
 
 async fn app(config: PlayConfig) {
@@ -59,45 +147,117 @@ async fn app(config: PlayConfig) {
     let text = Text::new(fonts.as_ref());
     let sounds = audio::Sounds::load(config.mute).await;
     let started = Instant::now();
-    let mut screen = match config.start {
-        StartScreen::Menu => Screen::Menu(Menu::new(config.bots)),
-        StartScreen::Practice => Screen::Practice(Box::new(Practice::new(&config, config.bots))),
+    let mut app = App {
+        settings: config.settings.clone(),
+        frame_ms: Vec::new(),
+        config,
+    };
+    let mut screen = match app.config.start.clone() {
+        StartScreen::Menu => app.menu(None),
+        StartScreen::Practice => {
+            Screen::Practice(Box::new(Practice::new(&app.config, app.config.bots)))
+        }
+        StartScreen::Settings => Screen::Settings(Box::new(SettingsScreen::new(
+            app.settings.clone(),
+            app.config.settings_warning.clone(),
+        ))),
+        StartScreen::Create => app.online(Intent::Create, None, app.config.bots),
+        StartScreen::Join(code) => app.online(Intent::Join(code), None, 0),
     };
     // A match between AIs runs behind the main menu.
-    let mut backdrop = Backdrop::new(&config);
+    let mut backdrop = Backdrop::new(&app.config);
+    let mut last_frame = Instant::now();
     loop {
         let next = match &mut screen {
             Screen::Menu(menu) => {
                 backdrop.step();
-                match menu.frame(&text, Some(&backdrop.world)) {
+                let me = (app.settings.name.as_str(), app.settings.color);
+                match menu.frame(&text, Some(&backdrop.world), me) {
                     MenuAction::None => None,
                     MenuAction::Practice(bots) => {
-                        Some(Screen::Practice(Box::new(Practice::new(&config, bots))))
+                        Some(Screen::Practice(Box::new(Practice::new(&app.config, bots))))
                     }
+                    MenuAction::Create => Some(app.online(Intent::Create, None, 0)),
+                    MenuAction::Join => Some(Screen::Join(Box::new(JoinScreen::new(
+                        "",
+                        None,
+                        None,
+                        &app.default_join_server(),
+                    )))),
+                    MenuAction::Settings => Some(Screen::Settings(Box::new(SettingsScreen::new(
+                        app.settings.clone(),
+                        app.config.settings_warning.clone(),
+                    )))),
                     MenuAction::Quit => break,
                 }
             }
             Screen::Practice(game) => match game.frame(&text, &sounds) {
                 GameAction::Continue => None,
-                GameAction::MainMenu => Some(Screen::Menu(Menu::new(config.bots))),
+                GameAction::MainMenu => Some(app.menu(None)),
                 GameAction::Quit => break,
             },
+            Screen::Settings(settings) => match settings.frame(&text) {
+                SettingsAction::None => None,
+                SettingsAction::Cancel => Some(app.menu(None)),
+                SettingsAction::Save(new) => {
+                    let status = app.save_settings(new);
+                    app.config.settings_warning = None;
+                    Some(app.menu(status))
+                }
+            },
+            Screen::Join(join) => match join.frame(&text) {
+                JoinAction::None => None,
+                JoinAction::Back => Some(app.menu(None)),
+                JoinAction::Join { code, server } => {
+                    Some(app.online(Intent::Join(code), server, 0))
+                }
+            },
+            Screen::Online(online) => match online.frame(&text, &sounds) {
+                OnlineAction::Continue => None,
+                OnlineAction::MainMenu => Some(app.menu(None)),
+                OnlineAction::JoinFailed {
+                    code,
+                    server,
+                    message,
+                } => {
+                    let typed = (server != app.default_join_server()).then_some(server);
+                    Some(Screen::Join(Box::new(JoinScreen::new(
+                        &code,
+                        typed.as_deref(),
+                        Some(message),
+                        &app.default_join_server(),
+                    ))))
+                }
+                OnlineAction::Quit => break,
+            },
         };
+        if is_quit_requested() {
+            break; // the window's close button, on any screen
+        }
         if let Some(next) = next {
+            // The old screen is dropped here: an online one leaves its room.
             screen = next;
         }
-        if let Some(limit) = config.exit_after {
+        if app.config.frame_times.is_some() {
+            let now = Instant::now();
+            app.frame_ms.push((now - last_frame).as_secs_f32() * 1000.0);
+            last_frame = now;
+        }
+        if let Some(limit) = app.config.exit_after {
             if started.elapsed() >= limit {
-                let code = match &config.screenshot {
+                let code = match &app.config.screenshot {
                     Some(path) => save_screenshot(path),
                     None => 0,
                 };
-                std::process::exit(code);
+                // A clean quit: an online screen leaves its room first.
+                drop(screen);
+                app.exit(code);
             }
         }
         next_frame().await;
     }
-    std::process::exit(0);
+    drop(screen);
+    app.exit(0);
 }
 
 /// Saves the current frame (call before `next_frame`); returns the exit code.

@@ -1,0 +1,130 @@
+//! Frame time of the real game under Xvfb with 8 players and the net graph
+//! on. The game (`arena play --create --net-graph true`) hosts its room on a
+//! signaling server in this process; 7 `arena bot` processes join it over
+//! real WebRTC on loopback. The bots run at the lowest CPU priority (`nice
+//! 19`): they stand for players on other machines, and on a 2-core box they
+//! would otherwise take the cores the game draws with. Every frame's duration
+//! is logged with `--frame-times`; the first seconds (start-up, links
+//! opening) are left out.
+//!
+//! Run: `cargo bench -p arena --bench frame_time` (needs xvfb-run, installed
+//! by scripts/test.sh). Prints p50/p95/p99/max in milliseconds for
+//! anti-aliasing off (`--msaa 1`) and the default 4× MSAA; the target is
+//! p99 < 16.7 ms (60 FPS). Figures go to BENCHMARKS.md.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use arena::net::EmbeddedServer;
+
+/// Seconds of play measured, after the warm-up.
+const MEASURED: f64 = 30.0;
+/// Seconds left out at the start.
+const WARMUP: f64 = 8.0;
+/// Bots joining the game's room.
+const BOTS: usize = 7;
+
+fn percentile(sorted: &[f32], q: f64) -> f32 {
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i]
+}
+
+fn bot(url: &str, code: &str, i: usize) -> Child {
+    Command::new("nice")
+        .args(["-n", "19"])
+        .arg(env!("CARGO_BIN_EXE_arena"))
+        .args([
+            "bot",
+            "--server",
+            url,
+            "--room",
+            code,
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--name", &format!("Bot {i}"), "--seed", &i.to_string()])
+        .args(["--duration", &(WARMUP + MEASURED + 10.0).to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("arena bot")
+}
+
+fn measure(msaa: u8, server: &EmbeddedServer) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let log = dir.join(format!("frame-times-msaa{msaa}.txt"));
+    let _ = std::fs::remove_file(&log);
+    let mut game = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1280x720x24"])
+        .arg(env!("CARGO_BIN_EXE_arena"))
+        .args(["play", "--create", "--net-graph", "true", "--mute"])
+        .args([
+            "--server",
+            &server.url(),
+            "--bind",
+            "127.0.0.1",
+            "--seed",
+            "7",
+        ])
+        .args(["--msaa", &msaa.to_string(), "--frame-times"])
+        .arg(&log)
+        .args(["--exit-after", &(WARMUP + MEASURED).to_string()])
+        .env("ARENA_CONFIG", dir.join("frame-time-settings.toml"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xvfb-run not found: run scripts/test.sh, which installs it");
+    let mut lines = BufReader::new(game.stdout.take().expect("stdout")).lines();
+    let code = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("ROOM ").map(str::to_owned))
+        .expect("the game printed its room");
+    let mut bots: Vec<Child> = (1..=BOTS).map(|i| bot(&server.url(), &code, i)).collect();
+    let joined = lines
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with("JOINED "))
+        .count();
+    assert!(game.wait().expect("game").success());
+    for b in &mut bots {
+        let _ = b.kill();
+        let _ = b.wait();
+    }
+    let text = std::fs::read_to_string(&log).expect("frame-time log");
+    let all: Vec<f32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    let mut t = 0.0f64;
+    let mut measured: Vec<f32> = all
+        .iter()
+        .filter(|ms| {
+            t += f64::from(**ms) / 1000.0;
+            t > WARMUP
+        })
+        .copied()
+        .collect();
+    measured.sort_by(f32::total_cmp);
+    assert!(measured.len() > 100, "too few frames: {}", measured.len());
+    println!(
+        "frame_time/8_players_net_graph/msaa{msaa}: players {} frames {} ({:.0} FPS) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms (target p99 < 16.7 ms)",
+        joined + 1,
+        measured.len(),
+        measured.len() as f64 / MEASURED,
+        percentile(&measured, 0.50),
+        percentile(&measured, 0.95),
+        percentile(&measured, 0.99),
+        measured[measured.len() - 1],
+    );
+}
+
+fn main() {
+    let server = EmbeddedServer::start(
+        "127.0.0.1:0".parse().expect("address"),
+        arena_server::Config::default(),
+    )
+    .expect("server");
+    for msaa in [1, 4] {
+        measure(msaa, &server);
+    }
+}

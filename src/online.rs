@@ -1,0 +1,533 @@
+//! The networked match: one [`World`] in which the local avatar is simulated
+//! from local input and every remote avatar is a puppet placed from its
+//! owner's states through [`PeerSync`].
+//!
+//! Owns the mapping from network ids to world slots, the per-peer sync,
+//! route and statistics shown by the HUD, and the game rules that need the
+//! network: who decides a hit (the victim, against its own true position),
+//! how kills are credited (the victim announces `Killed`, the killer counts
+//! it), and how a match restart is told apart from stale scores.
+//!
+//! It is pure like `sim` and `sync`: time is an argument, it reads
+//! [`NetEvent`]s and returns the [`NetCommand`]s to send, and never touches a
+//! socket, a clock or macroquad. The window (`ui::online`) and the headless
+//! bot drive the same code.
+
+use std::collections::BTreeMap;
+
+use glam::Vec2;
+
+use crate::net::{
+    CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, RoomErrorKind, Route,
+};
+use crate::proto::{GameEvent, NetId, PlayerState};
+use crate::sim::{InputFrame, MAX_PLAYERS, Map, Phase, PlayerId, Rules, SimEvent, World, math};
+use crate::sync::{DelayMode, PeerSync, Sample, SyncConfig};
+
+/// Rules of a networked match: the practice rules without the match clock,
+/// which peers joining at different times could not agree on; a match ends
+/// when someone reaches the kill target, which every peer sees in the states.
+pub fn online_rules() -> Rules {
+    Rules {
+        time_limit_ticks: u64::MAX,
+        ..Rules::default()
+    }
+}
+
+/// A signaling server address as a person typed it (`host:port`,
+/// `http://host:port/`, surrounding spaces): the URL to connect to, or
+/// `None` when empty. No scheme means `http://`.
+pub fn server_url(input: &str) -> Option<String> {
+    let s = input.trim().trim_end_matches('/');
+    if s.is_empty() {
+        return None;
+    }
+    if s.starts_with("http://") || s.starts_with("https://") {
+        Some(s.to_owned())
+    } else {
+        Some(format!("http://{s}"))
+    }
+}
+
+/// Something the person should be told (toasts, banners, the join screen).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Connected to the signaling server.
+    Connected {
+        /// It speaks only the core protocol.
+        core_only: bool,
+    },
+    /// In the room.
+    RoomJoined {
+        /// Its code.
+        code: String,
+        /// We created it.
+        created: bool,
+    },
+    /// Creating or joining the room failed.
+    RoomFailed {
+        /// Why, as a kind.
+        kind: RoomErrorKind,
+        /// Why, for the person.
+        message: String,
+    },
+    /// The server cannot be reached (before we were ever connected).
+    ServerUnreachable(String),
+    /// The connection to the server was lost; reconnecting.
+    ServerLost(String),
+    /// Back on the server (and in the room again).
+    Reconnected,
+    /// A player joined.
+    Joined(String),
+    /// A player left.
+    Left {
+        /// Its name.
+        name: String,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A player could not be shown: the arena is full.
+    Full(String),
+    /// A player's route changed.
+    Route {
+        /// Its name.
+        name: String,
+        /// The route before (`None`: first route).
+        from: Option<Route>,
+        /// The route now.
+        to: Route,
+    },
+    /// A chat line.
+    Chat {
+        /// Who wrote it.
+        name: String,
+        /// What.
+        text: String,
+    },
+    /// An error reported by the net thread.
+    Error(String),
+}
+
+/// A remote player as the match sees it.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Its network id.
+    pub net: NetId,
+    /// Its slot (and colour) in the local world.
+    pub slot: PlayerId,
+    /// Its name.
+    pub name: String,
+    /// Current route.
+    pub route: Option<Route>,
+    /// Local candidate type when on WebRTC.
+    pub candidate: Option<CandidateKind>,
+    /// Latest round-trip time, milliseconds.
+    pub rtt_ms: Option<f64>,
+    /// Latest statistics from the net thread (once a second).
+    pub stats: Option<PeerStats>,
+    /// Kilobits per second received from it, over the last statistics period.
+    pub kbps_in: f64,
+    /// Kilobits per second sent to it.
+    pub kbps_out: f64,
+    /// Snapshot synchronisation of its avatar.
+    pub sync: PeerSync,
+    last: Option<PlayerState>,
+    last_sample: Option<Sample>,
+    /// After a local restart: scores at least this high are from the match
+    /// before, until its owner restarts too.
+    stale_score: Option<(u16, u16)>,
+    stats_at: Option<f64>,
+}
+
+impl Remote {
+    /// The latest state received.
+    pub fn last_state(&self) -> Option<&PlayerState> {
+        self.last.as_ref()
+    }
+
+    /// What was drawn for it last (`None` until its first state).
+    pub fn last_sample(&self) -> Option<&Sample> {
+        self.last_sample.as_ref()
+    }
+}
+
+/// The networked match.
+#[derive(Debug, Clone)]
+pub struct OnlineMatch {
+    /// The world: the local player plus puppets.
+    pub world: World,
+    /// The local player's slot.
+    pub local: PlayerId,
+    /// The local player's network id.
+    pub me: NetId,
+    /// The room, once in it.
+    pub room: Option<String>,
+    /// Whether the server connection is lost (direct links may still carry the match).
+    pub server_lost: bool,
+    remotes: BTreeMap<NetId, Remote>,
+    sync_config: SyncConfig,
+    seq: u16,
+    spawn: u8,
+    /// Sim events made from remote events (kills, hits), reported by the next step.
+    pending: Vec<SimEvent>,
+}
+
+impl OnlineMatch {
+    /// A match on `map` with the local player `name` in slot `color` when free.
+    pub fn new(map: Map, seed: u64, name: &str, color: u8, me: NetId, sync: SyncConfig) -> Self {
+        let mut world = World::new(map, online_rules(), seed);
+        let local = world
+            .add_player_preferring(name, color % MAX_PLAYERS as u8)
+            .unwrap_or(0);
+        OnlineMatch {
+            world,
+            local,
+            me,
+            room: None,
+            server_lost: false,
+            remotes: BTreeMap::new(),
+            sync_config: sync,
+            seq: 0,
+            spawn: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Remote players, by network id.
+    pub fn remotes(&self) -> impl Iterator<Item = &Remote> {
+        self.remotes.values()
+    }
+
+    /// The remote player in world slot `slot`.
+    pub fn remote_in(&self, slot: PlayerId) -> Option<&Remote> {
+        self.remotes.values().find(|r| r.slot == slot)
+    }
+
+    /// Sets the interpolation delay of every remote (and of later ones).
+    pub fn set_delay_mode(&mut self, mode: DelayMode) {
+        self.sync_config.delay = mode;
+        for r in self.remotes.values_mut() {
+            r.sync.set_delay_mode(mode);
+        }
+    }
+
+    fn net_of(&self, slot: PlayerId) -> Option<NetId> {
+        if slot == self.local {
+            return Some(self.me);
+        }
+        self.remote_in(slot).map(|r| r.net)
+    }
+
+    fn slot_of(&self, net: NetId) -> Option<PlayerId> {
+        if net == self.me {
+            return Some(self.local);
+        }
+        self.remotes.get(&net).map(|r| r.slot)
+    }
+
+    /// Takes in one event from the net thread, received at local time `now`
+    /// (seconds on the net thread's epoch). Returns what to tell the person.
+    pub fn handle(&mut self, event: &NetEvent, now: f64) -> Option<Notice> {
+        match event {
+            NetEvent::Connected { core_only } => {
+                self.server_lost = false;
+                Some(Notice::Connected {
+                    core_only: *core_only,
+                })
+            }
+            NetEvent::ServerUnreachable { message } => {
+                Some(Notice::ServerUnreachable(message.clone()))
+            }
+            NetEvent::Disconnected { message } => {
+                self.server_lost = true;
+                Some(Notice::ServerLost(message.clone()))
+            }
+            NetEvent::Reconnected => {
+                self.server_lost = false;
+                Some(Notice::Reconnected)
+            }
+            NetEvent::RoomJoined { code, created } => {
+                self.room = Some(code.clone());
+                Some(Notice::RoomJoined {
+                    code: code.clone(),
+                    created: *created,
+                })
+            }
+            NetEvent::RoomFailed { kind, message } => Some(Notice::RoomFailed {
+                kind: *kind,
+                message: message.clone(),
+            }),
+            NetEvent::PeerJoined { peer, name, color } => self.on_joined(*peer, name, *color),
+            NetEvent::PeerLeft { peer, reason } => {
+                let r = self.remotes.remove(peer)?;
+                self.world.remove_player(r.slot);
+                Some(Notice::Left {
+                    name: r.name,
+                    reason: *reason,
+                })
+            }
+            NetEvent::RouteChanged {
+                peer,
+                route,
+                candidate,
+            } => {
+                let r = self.remotes.get_mut(peer)?;
+                let from = r.route.replace(*route);
+                r.candidate = *candidate;
+                (from != Some(*route)).then(|| Notice::Route {
+                    name: r.name.clone(),
+                    from,
+                    to: *route,
+                })
+            }
+            NetEvent::State { peer, state, at } => {
+                let r = self.remotes.get_mut(peer)?;
+                r.sync.push(state.to_snapshot(), *at);
+                if let Some((k, d)) = r.stale_score {
+                    if state.kills < k || state.deaths < d || (state.kills, state.deaths) == (0, 0)
+                    {
+                        r.stale_score = None;
+                    }
+                }
+                r.last = Some(*state);
+                None
+            }
+            NetEvent::Event { peer, event } => self.on_game_event(*peer, event),
+            NetEvent::ClockSample {
+                peer,
+                sent,
+                remote,
+                received,
+            } => {
+                let r = self.remotes.get_mut(peer)?;
+                r.sync.on_pong(*sent, *remote, *received);
+                r.rtt_ms = Some((received - sent) * 1000.0);
+                None
+            }
+            NetEvent::Stats(stats) => {
+                for s in stats {
+                    if let Some(r) = self.remotes.get_mut(&s.peer) {
+                        if let (Some(prev), Some(at)) = (&r.stats, r.stats_at) {
+                            let dt = (now - at).max(1e-3);
+                            let kbps = |new: u64, old: u64| {
+                                new.saturating_sub(old) as f64 * 8.0 / 1000.0 / dt
+                            };
+                            r.kbps_in = kbps(s.bytes_in, prev.bytes_in);
+                            r.kbps_out = kbps(s.bytes_out, prev.bytes_out);
+                        }
+                        if r.route.is_none() {
+                            r.route = s.route;
+                            r.candidate = s.candidate;
+                        }
+                        if let Some(rtt) = s.rtt_ms {
+                            r.rtt_ms = Some(rtt);
+                        }
+                        r.stats = Some(s.clone());
+                        r.stats_at = Some(now);
+                    }
+                }
+                None
+            }
+            NetEvent::Error(e) => Some(Notice::Error(e.clone())),
+        }
+    }
+
+    fn on_joined(&mut self, peer: NetId, name: &str, color: u8) -> Option<Notice> {
+        if let Some(r) = self.remotes.get_mut(&peer) {
+            // Known already (it came back on a new socket): just the name.
+            r.name = name.to_owned();
+            return None;
+        }
+        let Some(slot) = self.world.add_puppet(name, Some(color % MAX_PLAYERS as u8)) else {
+            return Some(Notice::Full(name.to_owned()));
+        };
+        // Hidden until its first state says where it is.
+        if let Some(p) = self.world.player_mut(slot) {
+            p.alive = false;
+        }
+        self.remotes.insert(
+            peer,
+            Remote {
+                net: peer,
+                slot,
+                name: name.to_owned(),
+                route: None,
+                candidate: None,
+                rtt_ms: None,
+                stats: None,
+                kbps_in: 0.0,
+                kbps_out: 0.0,
+                sync: PeerSync::new(self.sync_config),
+                last: None,
+                last_sample: None,
+                stale_score: None,
+                stats_at: None,
+            },
+        );
+        Some(Notice::Joined(name.to_owned()))
+    }
+
+    fn on_game_event(&mut self, peer: NetId, event: &GameEvent) -> Option<Notice> {
+        let r = self.remotes.get(&peer)?;
+        let (slot, name) = (r.slot, r.name.clone());
+        match event {
+            GameEvent::Fire { pos, aim } => {
+                if self.world.phase == Phase::Playing {
+                    let rules = &self.world.rules;
+                    let vel = math::dir(*aim) * rules.projectile_speed;
+                    let ttl = rules.projectile_ttl_ticks.max(1);
+                    self.world.spawn_projectile(slot, *pos, vel, ttl);
+                    self.pending.push(SimEvent::Fired {
+                        by: slot,
+                        pos: *pos,
+                    });
+                }
+                None
+            }
+            GameEvent::Hit { victim, damage } => {
+                // Only the victim speaks for itself.
+                if *victim == peer {
+                    let tick = self.world.tick;
+                    if let Some(p) = self.world.player_mut(slot) {
+                        p.last_hit_tick = Some(tick);
+                    }
+                }
+                let _ = damage;
+                None
+            }
+            GameEvent::Killed { victim, by } => {
+                if *victim != peer {
+                    return None; // a player announces only its own deaths
+                }
+                let killer = self.slot_of(*by).unwrap_or(slot);
+                if *by == self.me && self.world.phase == Phase::Playing {
+                    if let Some(me) = self.world.player_mut(self.local) {
+                        me.kills += 1;
+                    }
+                }
+                self.pending.push(SimEvent::Killed {
+                    victim: slot,
+                    by: killer,
+                });
+                None
+            }
+            GameEvent::Respawn { .. } => None,
+            GameEvent::Chat(text) => Some(Notice::Chat {
+                name,
+                text: text.clone(),
+            }),
+        }
+    }
+
+    /// One fixed simulation tick at local time `now`: places the puppets,
+    /// steps the world with the local input, and pushes to `out` the state
+    /// and the events to send. Returns what happened (for effects and sound).
+    pub fn step(
+        &mut self,
+        input: InputFrame,
+        now: f64,
+        out: &mut Vec<NetCommand>,
+    ) -> Vec<SimEvent> {
+        self.place_puppets(now);
+        let mut events = std::mem::take(&mut self.pending);
+        let stepped = self.world.step(&[(self.local, input)]);
+        let mut discrete = false;
+        for e in &stepped {
+            match *e {
+                SimEvent::Fired { by, pos } if by == self.local => {
+                    discrete = true;
+                    let aim = self.world.player(self.local).map_or(0.0, |p| p.aim);
+                    out.push(NetCommand::SendEvent(GameEvent::Fire { pos, aim }));
+                }
+                SimEvent::Hit { victim, damage, .. } if victim == self.local && damage > 0 => {
+                    out.push(NetCommand::SendEvent(GameEvent::Hit {
+                        victim: self.me,
+                        damage: damage.clamp(1, 255) as u8,
+                    }));
+                }
+                SimEvent::Killed { victim, by } if victim == self.local => {
+                    discrete = true;
+                    let by = self.net_of(by).unwrap_or(self.me);
+                    out.push(NetCommand::SendEvent(GameEvent::Killed {
+                        victim: self.me,
+                        by,
+                    }));
+                }
+                SimEvent::Respawned { id, .. } if id == self.local => {
+                    self.spawn = self.spawn.wrapping_add(1);
+                    discrete = true;
+                }
+                SimEvent::MatchRestarted => {
+                    for r in self.remotes.values_mut() {
+                        r.stale_score = r
+                            .last
+                            .map(|s| (s.kills, s.deaths))
+                            .filter(|score| *score != (0, 0));
+                    }
+                }
+                _ => {}
+            }
+        }
+        events.extend(stepped);
+        if let Some(p) = self.world.player(self.local) {
+            self.seq = self.seq.wrapping_add(1);
+            let state = PlayerState {
+                seq: self.seq,
+                sent_at: now,
+                pos: p.pos,
+                vel: p.vel,
+                aim: p.aim,
+                hp: p.hp.clamp(0, 255) as u8,
+                alive: p.alive,
+                spawn: self.spawn,
+                kills: p.kills.min(u32::from(u16::MAX)) as u16,
+                deaths: p.deaths.min(u32::from(u16::MAX)) as u16,
+            };
+            out.push(NetCommand::SendState { state, discrete });
+        }
+        events
+    }
+
+    /// Writes every remote's sampled state into its puppet.
+    fn place_puppets(&mut self, now: f64) {
+        let tick = self.world.tick;
+        for r in self.remotes.values_mut() {
+            let Some(state) = r.last else {
+                continue;
+            };
+            let Some(sample) = r.sync.sample(now) else {
+                continue; // hidden until there is something to draw
+            };
+            r.last_sample = Some(sample);
+            let Some(p) = self.world.player_mut(r.slot) else {
+                continue;
+            };
+            p.pos = sample.pos;
+            p.vel = sample.vel;
+            p.aim = sample.aim;
+            // Alive once the picture has reached its respawn: the latest state
+            // is ahead of the interpolated position by the playout delay.
+            let alive = state.alive && sample.spawn == state.spawn;
+            let hp = i32::from(state.hp);
+            if hp < p.hp && alive && p.alive {
+                p.last_hit_tick = Some(tick);
+            }
+            p.hp = hp;
+            p.alive = alive;
+            let (kills, deaths) = match r.stale_score {
+                Some(_) => (0, 0),
+                None => (state.kills, state.deaths),
+            };
+            p.kills = u32::from(kills);
+            p.deaths = u32::from(deaths);
+        }
+    }
+
+    /// The local player's position (for the camera and the AI).
+    pub fn local_pos(&self) -> Vec2 {
+        self.world.player(self.local).map_or(Vec2::ZERO, |p| p.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests;

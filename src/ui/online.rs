@@ -1,0 +1,936 @@
+//! The networked match screen: creating or joining a room, then playing in
+//! it with everyone else in the room.
+//!
+//! Owns the net thread's handle, the embedded signaling server when this
+//! machine hosts, the bots started from this window, and what the person
+//! sees of the network: route badges, toasts, the reconnecting banner, the
+//! room-code panel and the net graph (F3). The game itself is
+//! [`OnlineMatch`]; this screen drains [`NetEvent`]s once per frame, steps the
+//! match at the fixed tick, sends what it returns and draws. Dropping the
+//! screen leaves the room cleanly (bots first, then the net thread, then the
+//! embedded server).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use macroquad::prelude::*;
+
+use super::audio::{Effect, Sounds};
+use super::badge::{draw_banner, route_color, route_label};
+use super::effects::Effects;
+use super::game::{
+    HUD_HEIGHT, arena_view, draw_arena, draw_crosshair, draw_players, draw_projectiles, local_input,
+};
+use super::hud;
+use super::netgraph::{GraphSample, NetGraph};
+use super::theme::{self, Text};
+use super::toast::{ToastKind, Toasts};
+use super::widgets::{Focus, button};
+use crate::bot::BotThread;
+use crate::net::{
+    EmbeddedServer, LeaveReason, NetCommand, NetConfig, NetEvent, NetHandle, NetMode,
+    RoomErrorKind, Route,
+};
+use crate::online::{Notice, OnlineMatch};
+use crate::proto::NetId;
+use crate::settings::Settings;
+use crate::sim::{DT, MAX_PLAYERS, Map, PLAYER_RADIUS, Phase, SimEvent};
+use crate::sync::SyncConfig;
+
+/// Most simulation steps taken in one frame.
+const MAX_STEPS_PER_FRAME: u32 = 8;
+/// Net graph samples per second.
+const GRAPH_HZ: f64 = 5.0;
+/// Seconds of history in the net graph.
+const GRAPH_WINDOW: f64 = 10.0;
+
+/// Create a room or join one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// Create a room (on the configured server, or a server hosted here).
+    Create,
+    /// Join the room with this code.
+    Join(String),
+}
+
+/// How to start an online session.
+#[derive(Debug, Clone)]
+pub struct OnlineStart {
+    /// Create or join.
+    pub intent: Intent,
+    /// The player's settings (name, colour, mode, server, ...).
+    pub settings: Settings,
+    /// Server to use instead of the settings' (the join screen's address field).
+    pub server: Option<String>,
+    /// Local address for WebRTC host candidates.
+    pub bind_ip: IpAddr,
+    /// Bots to start in this process once in the room.
+    pub bots: usize,
+    /// The arena.
+    pub map: Map,
+    /// Seed of the match and the bots.
+    pub seed: u64,
+}
+
+/// What the screen asks the app to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnlineAction {
+    /// Stay.
+    Continue,
+    /// Back to the main menu (the room is left).
+    MainMenu,
+    /// Joining failed: back to the join screen with this explanation.
+    JoinFailed {
+        /// The code tried.
+        code: String,
+        /// The server tried.
+        server: String,
+        /// What went wrong, for the person.
+        message: String,
+    },
+    /// Quit the game.
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Connecting,
+    Failed(String),
+    Playing,
+}
+
+/// Net graph bookkeeping of one peer: frames and extrapolated frames at the
+/// last sample, for the share over the last interval.
+#[derive(Debug, Clone, Copy, Default)]
+struct GraphPrev {
+    frames: u64,
+    extrapolated: u64,
+}
+
+/// The networked match screen. Field order is drop order: bots leave
+/// first, then the net thread says goodbye, then the embedded server stops.
+pub struct Online {
+    bots: Vec<BotThread>,
+    net: NetHandle,
+    host: Option<EmbeddedServer>,
+    server_url: String,
+    /// `host:port` others on the network can join at (hosting here).
+    lan_hint: Option<String>,
+    epoch: Instant,
+    game: OnlineMatch,
+    intent: Intent,
+    stage: Stage,
+    start: OnlineStart,
+    mode: NetMode,
+    effects: Effects,
+    toasts: Toasts,
+    graph: NetGraph,
+    graph_on: bool,
+    graph_next: f64,
+    graph_prev: BTreeMap<NetId, GraphPrev>,
+    accumulator: f32,
+    menu: Option<Focus>,
+    code_panel: bool,
+    killed_by: Option<String>,
+    bots_wanted: usize,
+    commands: Vec<NetCommand>,
+}
+
+/// Why an online session could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The embedded server could not listen.
+    #[error("cannot host a server on this machine: {0}")]
+    Host(String),
+    /// The net thread could not start.
+    #[error("cannot start networking: {0}")]
+    Net(String),
+}
+
+impl Online {
+    /// Starts networking (and the embedded server when hosting) and asks to
+    /// create or join the room; the screen shows progress until it is in.
+    pub fn start(start: OnlineStart) -> Result<Online, StartError> {
+        let settings = &start.settings;
+        let mut host = None;
+        let mut lan_hint = None;
+        let server_url = match (&start.server, &settings.server_url, &start.intent) {
+            (Some(url), _, _) | (None, Some(url), _) => url.clone(),
+            (None, None, Intent::Create) => {
+                let server = host_here(settings.host_addr)?;
+                lan_hint = lan_hint_for(server.addr());
+                let url = server.url();
+                host = Some(server);
+                url
+            }
+            // Joining with no server set: a game hosting on this machine.
+            (None, None, Intent::Join(_)) => {
+                format!("http://127.0.0.1:{}", settings.host_addr.port())
+            }
+        };
+        let epoch = Instant::now();
+        let mut net_cfg = NetConfig::new(
+            server_url.clone(),
+            settings.name.clone(),
+            crate::bot::arena_bounds(&start.map),
+        );
+        net_cfg.color = settings.color;
+        net_cfg.mode = settings.mode;
+        net_cfg.ice_servers = settings.ice_servers();
+        net_cfg.conditions = settings.conditions();
+        net_cfg.send_rate_hz = settings.send_rate_hz;
+        net_cfg.bind_ip = start.bind_ip;
+        net_cfg.epoch = epoch;
+        net_cfg.seed = start.seed;
+        let net = NetHandle::spawn(net_cfg).map_err(|e| StartError::Net(e.to_string()))?;
+        let sync = SyncConfig {
+            delay: settings.interp_delay.to_delay_mode(),
+            nominal_interval: 1.0 / settings.send_rate_hz.max(1.0),
+            ..SyncConfig::default()
+        };
+        let game = OnlineMatch::new(
+            start.map.clone(),
+            start.seed,
+            &settings.name,
+            settings.color,
+            net.id(),
+            sync,
+        );
+        let mut online = Online {
+            bots: Vec::new(),
+            net,
+            host,
+            server_url,
+            lan_hint,
+            epoch,
+            game,
+            intent: start.intent.clone(),
+            stage: Stage::Connecting,
+            mode: settings.mode,
+            effects: Effects::default(),
+            toasts: Toasts::new(),
+            graph: NetGraph::new(GRAPH_WINDOW),
+            graph_on: settings.net_graph,
+            graph_next: 0.0,
+            graph_prev: BTreeMap::new(),
+            accumulator: 0.0,
+            menu: None,
+            code_panel: false,
+            killed_by: None,
+            bots_wanted: start.bots,
+            commands: Vec::new(),
+            start,
+        };
+        online.ask();
+        Ok(online)
+    }
+
+    /// Sends the create or join request.
+    fn ask(&mut self) {
+        self.stage = Stage::Connecting;
+        match &self.intent {
+            Intent::Create => self.net.send(NetCommand::CreateRoom),
+            Intent::Join(code) => self.net.send(NetCommand::JoinRoom(code.clone())),
+        }
+    }
+
+    fn now(&self) -> f64 {
+        self.epoch.elapsed().as_secs_f64()
+    }
+
+    /// One frame: network events, input, fixed-step match, drawing.
+    pub fn frame(&mut self, text: &Text, sounds: &Sounds) -> OnlineAction {
+        let dt = get_frame_time().min(0.25);
+        let now = self.now();
+        let events: Vec<NetEvent> = self.net.events().try_iter().collect();
+        for ev in &events {
+            if let Some(notice) = self.game.handle(ev, now) {
+                if let Some(action) = self.on_notice(notice) {
+                    return action;
+                }
+            }
+        }
+        if is_key_pressed(KeyCode::Escape) {
+            self.menu = match self.menu {
+                Some(_) => None,
+                None => Some(Focus::default()),
+            };
+        }
+        if is_key_pressed(KeyCode::F3) {
+            self.graph_on = !self.graph_on;
+        }
+        let view = arena_view(&self.game.world);
+        let playing = self.menu.is_none() && !self.code_panel;
+        let input = if playing {
+            local_input(&self.game.world, self.game.local, &view)
+        } else {
+            Default::default()
+        };
+        self.accumulator += dt;
+        let mut steps = 0;
+        while self.accumulator >= DT && steps < MAX_STEPS_PER_FRAME {
+            self.accumulator -= DT;
+            steps += 1;
+            let events = self.game.step(input, now, &mut self.commands);
+            self.on_sim_events(&events, sounds);
+        }
+        if steps == MAX_STEPS_PER_FRAME {
+            self.accumulator = 0.0;
+        }
+        if self.stage == Stage::Playing {
+            for c in self.commands.drain(..) {
+                self.net.send(c);
+            }
+        } else {
+            self.commands.clear();
+        }
+        self.effects.update(dt);
+        self.toasts.update(dt);
+        self.sample_graph(now);
+
+        self.draw(text, now);
+        let mut action = self.draw_overlays(text);
+        if is_quit_requested() {
+            action = OnlineAction::Quit;
+        }
+        action
+    }
+
+    fn on_sim_events(&mut self, events: &[SimEvent], sounds: &Sounds) {
+        let local = self.game.local;
+        self.effects.on_events(events, &self.game.world);
+        for e in events {
+            if let SimEvent::Killed { victim, by } = *e {
+                if victim == local {
+                    self.killed_by = self.game.world.player(by).map(|p| p.name.clone());
+                }
+            }
+            if let Some((effect, is_local)) = Effect::for_event(e, local) {
+                sounds.play(effect, is_local);
+            }
+        }
+    }
+
+    /// Reacts to what the match reports; `Some` ends the screen.
+    fn on_notice(&mut self, notice: Notice) -> Option<OnlineAction> {
+        match notice {
+            Notice::Connected { core_only } => {
+                if core_only {
+                    self.toasts.push(
+                        ToastKind::Info,
+                        "This server speaks only the core protocol: rooms work, some extras do not",
+                    );
+                }
+            }
+            Notice::RoomJoined { code, created } => {
+                let first = self.stage != Stage::Playing;
+                self.stage = Stage::Playing;
+                if first {
+                    announce(&format!("ROOM {code}"));
+                    announce(&format!("SERVER {}", self.server_url));
+                    self.code_panel = created && self.bots_wanted == 0;
+                    let n = self.bots_wanted;
+                    self.bots_wanted = 0;
+                    for _ in 0..n {
+                        self.add_bot();
+                    }
+                    let what = if created {
+                        "Room created"
+                    } else {
+                        "Joined room"
+                    };
+                    self.toasts
+                        .push(ToastKind::Good, format!("{what} {}", grouped(&code)));
+                }
+            }
+            Notice::RoomFailed { kind, message } => {
+                let message = explain(kind, &message, &self.server_url);
+                match &self.intent {
+                    Intent::Join(code) => {
+                        return Some(OnlineAction::JoinFailed {
+                            code: code.clone(),
+                            server: self.server_url.clone(),
+                            message,
+                        });
+                    }
+                    Intent::Create => self.stage = Stage::Failed(message),
+                }
+            }
+            Notice::ServerUnreachable(message) => {
+                if self.stage == Stage::Playing {
+                    self.toasts.push(ToastKind::Warn, message);
+                }
+            }
+            Notice::ServerLost(_) => {
+                self.toasts
+                    .push(ToastKind::Warn, "Lost the server — reconnecting…");
+            }
+            Notice::Reconnected => {
+                self.toasts
+                    .push(ToastKind::Good, "Reconnected to the server");
+            }
+            Notice::Joined(name) => {
+                announce(&format!("JOINED {name}"));
+                self.code_panel = false;
+                self.toasts.push(ToastKind::Good, format!("{name} joined"));
+            }
+            Notice::Left { name, reason } => {
+                announce(&format!("LEFT {name}"));
+                let (kind, msg) = match reason {
+                    LeaveReason::TimedOut => (ToastKind::Warn, format!("{name} timed out")),
+                    _ => (ToastKind::Info, format!("{name} left")),
+                };
+                self.toasts.push(kind, msg);
+                let live: Vec<NetId> = self.game.remotes().map(|r| r.net).collect();
+                let gone: Vec<NetId> = self
+                    .graph_prev
+                    .keys()
+                    .filter(|k| !live.contains(k))
+                    .copied()
+                    .collect();
+                for peer in gone {
+                    self.graph.forget(peer);
+                    self.graph_prev.remove(&peer);
+                }
+            }
+            Notice::Full(name) => self.toasts.push(
+                ToastKind::Warn,
+                format!("{name} is in the room but the arena is full ({MAX_PLAYERS} players)"),
+            ),
+            Notice::Route { name, from, to } => {
+                announce(&format!("ROUTE {name} {to}"));
+                let toast = match (from, to) {
+                    (Some(f), Route::Relay) if f.is_p2p() || f == Route::Connecting => Some((
+                        ToastKind::Warn,
+                        format!("{name}: no direct link — relayed by the server"),
+                    )),
+                    (Some(Route::Relay), to) if to.is_p2p() => {
+                        Some((ToastKind::Good, format!("{name}: direct link up")))
+                    }
+                    (Some(f), to) if f.is_p2p() && to.is_p2p() && f != to => {
+                        Some((ToastKind::Info, format!("{name}: now via {to}")))
+                    }
+                    (_, Route::Unreachable) => {
+                        Some((ToastKind::Bad, format!("{name} is unreachable")))
+                    }
+                    _ => None,
+                };
+                if let Some((kind, msg)) = toast {
+                    self.toasts.push(kind, msg);
+                }
+            }
+            Notice::Chat { name, text } => {
+                self.toasts.push(ToastKind::Info, format!("{name}: {text}"));
+            }
+            Notice::Error(e) => self.toasts.push(ToastKind::Bad, e),
+        }
+        None
+    }
+
+    /// Starts one more bot in this process, in the room.
+    fn add_bot(&mut self) {
+        let Some(code) = self.game.room.clone() else {
+            return;
+        };
+        let n = self.bots.len();
+        let color = (self.start.settings.color as usize + 1 + n) % MAX_PLAYERS;
+        let name = format!("Bot {}", theme::PLAYER_COLOR_NAMES[color]);
+        let mut net = NetConfig::new(
+            self.server_url.clone(),
+            name.clone(),
+            crate::bot::arena_bounds(&self.start.map),
+        );
+        net.color = color as u8;
+        net.mode = self.mode;
+        net.ice_servers = self.start.settings.ice_servers();
+        net.bind_ip = self.start.bind_ip;
+        net.seed = self.start.seed.wrapping_add(1 + n as u64);
+        match BotThread::spawn(net, code) {
+            Ok(bot) => self.bots.push(bot),
+            Err(e) => self
+                .toasts
+                .push(ToastKind::Bad, format!("cannot start {name}: {e}")),
+        }
+    }
+
+    fn sample_graph(&mut self, now: f64) {
+        if now < self.graph_next {
+            return;
+        }
+        self.graph_next = now + 1.0 / GRAPH_HZ;
+        for r in self.game.remotes() {
+            let s = r.sync.stats();
+            let prev = self.graph_prev.entry(r.net).or_default();
+            let frames = s.frames.saturating_sub(prev.frames);
+            let extrapolated = s.extrapolated.saturating_sub(prev.extrapolated);
+            *prev = GraphPrev {
+                frames: s.frames,
+                extrapolated: s.extrapolated,
+            };
+            let sample = GraphSample {
+                rtt_ms: r.rtt_ms.map(|v| v as f32),
+                kbps_in: r.kbps_in as f32,
+                kbps_out: r.kbps_out as f32,
+                loss: r.stats.as_ref().map_or(0.0, |s| s.state_loss as f32),
+                buffer_depth: s.buffer_depth as f32,
+                extrapolated: if frames == 0 {
+                    0.0
+                } else {
+                    extrapolated as f32 / frames as f32
+                },
+            };
+            self.graph
+                .record(now, r.net, &r.name, theme::player_color(r.slot), sample);
+        }
+    }
+
+    fn draw(&self, text: &Text, now: f64) {
+        let world = &self.game.world;
+        let local = self.game.local;
+        let view = arena_view(world);
+        clear_background(theme::BACKGROUND);
+        draw_arena(world, &view);
+        self.effects.draw(&view);
+        draw_projectiles(world, &view);
+        draw_players(world, &view, text, local);
+        // Route badge under each remote player.
+        let r = view.len(PLAYER_RADIUS);
+        for remote in self.game.remotes() {
+            let Some(p) = world.player(remote.slot).filter(|p| p.alive) else {
+                continue;
+            };
+            let s = view.to_screen(p.pos);
+            super::badge::draw_route_badge(
+                text,
+                s.x,
+                s.y + r + 15.0,
+                remote.route,
+                remote.candidate,
+                remote.rtt_ms,
+            );
+        }
+        if self.menu.is_none() && !self.code_panel {
+            draw_crosshair();
+        }
+        hud::draw_bar(world, local, text);
+        if let Some(code) = &self.game.room {
+            text.right(
+                &format!("Room {}", grouped(code)),
+                screen_width() - 90.0,
+                HUD_HEIGHT / 2.0 + 7.0,
+                16.0,
+                theme::TEXT,
+                true,
+            );
+        }
+        self.draw_peer_panel(text);
+        hud::draw_feed(&self.effects.feed, text);
+        hud::draw_death_banner(world, local, self.killed_by.as_deref(), text);
+        hud::draw_match_end(world, text);
+        if is_key_down(KeyCode::Tab) && !matches!(world.phase, Phase::Ended { .. }) {
+            hud::draw_scoreboard(world, local, text);
+        }
+        if self.graph_on {
+            let (w, h) = (420.0f32.min(screen_width() * 0.45), 430.0f32);
+            let area = Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h);
+            self.graph.draw(text, area, now);
+        }
+        self.toasts.draw(text);
+        if self.game.server_lost {
+            draw_banner(
+                text,
+                HUD_HEIGHT,
+                "Server connection lost — reconnecting… direct links keep the match running",
+                theme::HEALTH_LOW,
+            );
+        }
+        text.draw(
+            "WASD move · mouse aim · click fire · Tab scores · F3 net graph · Esc menu",
+            14.0,
+            screen_height() - 10.0,
+            14.0,
+            theme::TEXT_DIM,
+            false,
+        );
+    }
+
+    /// The list of players at the top left: colour, name, route badge.
+    fn draw_peer_panel(&self, text: &Text) {
+        let world = &self.game.world;
+        let mut rows: Vec<(u8, String, Option<Route>, String)> = Vec::new();
+        if let Some(me) = world.player(self.game.local) {
+            rows.push((me.id, format!("{} (you)", me.name), None, "you".to_owned()));
+        }
+        for r in self.game.remotes() {
+            rows.push((
+                r.slot,
+                r.name.clone(),
+                r.route,
+                route_label(r.route, r.candidate, r.rtt_ms),
+            ));
+        }
+        let x = 14.0;
+        for (i, (slot, name, route, label)) in rows.iter().enumerate() {
+            let row = peer_row(i);
+            draw_rectangle(row.x, row.y, row.w, row.h, theme::with_alpha(BLACK, 0.45));
+            draw_circle(
+                x + 9.0,
+                row.y + row.h / 2.0,
+                6.0,
+                theme::player_color(*slot),
+            );
+            text.draw(name, x + 20.0, row.y + 16.0, 14.0, theme::TEXT, false);
+            let badge = badge_cell(i);
+            let color = if i == 0 {
+                theme::with_alpha(theme::TEXT_DIM, 0.5)
+            } else {
+                theme::with_alpha(route_color(*route), 0.9)
+            };
+            draw_rectangle(badge.x, badge.y, badge.w, badge.h, color);
+            text.centered(
+                label,
+                badge.x + badge.w / 2.0,
+                badge.y + badge.h - 4.0,
+                12.0,
+                theme::BACKGROUND,
+                true,
+            );
+        }
+    }
+
+    /// Menus and panels over the match; returns what the person chose.
+    fn draw_overlays(&mut self, text: &Text) -> OnlineAction {
+        let (sw, sh) = (screen_width(), screen_height());
+        let (cx, cy) = (sw / 2.0, sh / 2.0);
+        match self.stage.clone() {
+            Stage::Connecting => {
+                let what = match &self.intent {
+                    Intent::Create => "Creating a room…".to_owned(),
+                    Intent::Join(code) => format!("Joining room {}…", grouped(code)),
+                };
+                panel(cx, cy - 40.0, 560.0, 120.0);
+                text.centered(&what, cx, cy - 40.0, 30.0, theme::ACCENT, true);
+                text.centered(
+                    &format!("server {}", self.server_url),
+                    cx,
+                    cy,
+                    16.0,
+                    theme::TEXT_DIM,
+                    false,
+                );
+            }
+            Stage::Failed(message) => {
+                panel(cx, cy, 720.0, 260.0);
+                text.centered(
+                    "Could not create a room",
+                    cx,
+                    cy - 80.0,
+                    32.0,
+                    theme::HEALTH_LOW,
+                    true,
+                );
+                for (i, line) in wrap(&message, 80).iter().enumerate() {
+                    text.centered(
+                        line,
+                        cx,
+                        cy - 40.0 + i as f32 * 22.0,
+                        17.0,
+                        theme::TEXT,
+                        false,
+                    );
+                }
+                let retry = button(
+                    text,
+                    Rect::new(cx - 250.0, cy + 60.0, 240.0, 52.0),
+                    "Retry",
+                    true,
+                    is_key_pressed(KeyCode::Enter),
+                );
+                let back = button(
+                    text,
+                    Rect::new(cx + 10.0, cy + 60.0, 240.0, 52.0),
+                    "Main menu",
+                    false,
+                    false,
+                );
+                if retry {
+                    self.ask();
+                }
+                if back {
+                    return OnlineAction::MainMenu;
+                }
+                return OnlineAction::Continue;
+            }
+            Stage::Playing => {}
+        }
+        if self.code_panel && self.menu.is_none() {
+            if let Some(code) = self.game.room.clone() {
+                self.draw_code_panel(text, &code);
+            }
+        }
+        self.draw_menu(text)
+    }
+
+    fn draw_code_panel(&mut self, text: &Text, code: &str) {
+        let (cx, cy) = (screen_width() / 2.0, screen_height() / 2.0 - 20.0);
+        panel(cx, cy, 640.0, 300.0);
+        text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
+        text.centered(&grouped(code), cx, cy - 20.0, 72.0, theme::ACCENT, true);
+        let hint = match (&self.host, &self.lan_hint) {
+            (Some(_), Some(lan)) => {
+                format!("Players on this machine: just the code · on your network: host {lan}")
+            }
+            (Some(_), None) => "Players on this machine join with just the code".to_owned(),
+            (None, _) => format!("Share the code · server {}", self.server_url),
+        };
+        text.centered(&hint, cx, cy + 22.0, 16.0, theme::TEXT_DIM, false);
+        let copy = button(
+            text,
+            Rect::new(cx - 250.0, cy + 60.0, 240.0, 52.0),
+            "Copy code",
+            false,
+            false,
+        );
+        let play = button(
+            text,
+            Rect::new(cx + 10.0, cy + 60.0, 240.0, 52.0),
+            "Play",
+            true,
+            is_key_pressed(KeyCode::Enter),
+        );
+        if copy {
+            copy_to_clipboard(&grouped(code));
+            self.toasts.push(ToastKind::Good, "Room code copied");
+        }
+        if play {
+            self.code_panel = false;
+        }
+    }
+
+    /// The Esc menu (the match goes on behind it).
+    fn draw_menu(&mut self, text: &Text) -> OnlineAction {
+        let Some(mut focus) = self.menu else {
+            return OnlineAction::Continue;
+        };
+        let (sw, sh) = (screen_width(), screen_height());
+        draw_rectangle(0.0, 0.0, sw, sh, theme::with_alpha(BLACK, 0.55));
+        let (cx, cy) = (sw / 2.0, sh / 2.0);
+        let (w, h, gap) = (380.0, 46.0, 10.0);
+        let labels = [
+            "Resume".to_owned(),
+            format!("Network: {}", mode_label(self.mode)),
+            format!("Net graph: {}", if self.graph_on { "on" } else { "off" }),
+            "Add a bot".to_owned(),
+            "Copy room code".to_owned(),
+            "Leave room".to_owned(),
+            "Quit".to_owned(),
+        ];
+        let top = cy - (labels.len() as f32 * (h + gap)) / 2.0;
+        text.centered("Match menu", cx, top - 24.0, 40.0, theme::ACCENT, true);
+        let activate = focus.update(labels.len());
+        let mut chosen = None;
+        for (i, label) in labels.iter().enumerate() {
+            let rect = Rect::new(cx - w / 2.0, top + i as f32 * (h + gap), w, h);
+            if button(text, rect, label, focus.index == i, activate) {
+                chosen = Some(i);
+            }
+        }
+        self.menu = Some(focus);
+        match chosen {
+            Some(0) => self.menu = None,
+            Some(1) => {
+                self.mode = next_mode(self.mode);
+                self.net.send(NetCommand::SetMode(self.mode));
+                self.toasts.push(
+                    ToastKind::Info,
+                    format!("Network mode: {}", mode_label(self.mode)),
+                );
+            }
+            Some(2) => self.graph_on = !self.graph_on,
+            Some(3) => {
+                if self.game.world.players.len() < MAX_PLAYERS {
+                    self.add_bot();
+                } else {
+                    self.toasts.push(ToastKind::Warn, "The arena is full");
+                }
+            }
+            Some(4) => {
+                if let Some(code) = &self.game.room {
+                    copy_to_clipboard(&grouped(code));
+                    self.toasts.push(ToastKind::Good, "Room code copied");
+                }
+            }
+            Some(5) => return OnlineAction::MainMenu,
+            Some(_) => return OnlineAction::Quit,
+            None => {}
+        }
+        OnlineAction::Continue
+    }
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        // Every bot starts leaving at once; the fields' drops then wait.
+        for b in &self.bots {
+            b.stop();
+        }
+    }
+}
+
+/// Row `i` of the player panel (top left, under the HUD bar).
+pub fn peer_row(i: usize) -> Rect {
+    Rect::new(10.0, HUD_HEIGHT + 12.0 + i as f32 * 26.0, 300.0, 23.0)
+}
+
+/// Where the route badge of row `i` is drawn (tests read its pixels).
+pub fn badge_cell(i: usize) -> Rect {
+    let row = peer_row(i);
+    Rect::new(row.x + row.w - 118.0, row.y + 3.0, 114.0, row.h - 6.0)
+}
+
+/// `ABCD-EFGH` for a code `ABCDEFGH` (other strings unchanged).
+pub fn grouped(code: &str) -> String {
+    arena_server::protocol::normalize_code(code)
+        .map(|c| c.display_grouped())
+        .unwrap_or_else(|_| code.to_owned())
+}
+
+/// Human name of a network mode.
+pub fn mode_label(mode: NetMode) -> &'static str {
+    match mode {
+        NetMode::Hybrid => "Hybrid",
+        NetMode::WebRtcOnly => "WebRTC only",
+        NetMode::SignalingOnly => "Signaling only",
+    }
+}
+
+fn next_mode(mode: NetMode) -> NetMode {
+    match mode {
+        NetMode::Hybrid => NetMode::WebRtcOnly,
+        NetMode::WebRtcOnly => NetMode::SignalingOnly,
+        NetMode::SignalingOnly => NetMode::Hybrid,
+    }
+}
+
+/// What a failed create/join means for the person, with what to do.
+pub fn explain(kind: RoomErrorKind, message: &str, server: &str) -> String {
+    match kind {
+        RoomErrorKind::NotFound => {
+            "No room with this code. Check it with the host: rooms close when everyone has left."
+                .to_owned()
+        }
+        RoomErrorKind::Full => "This room is full (8 players).".to_owned(),
+        RoomErrorKind::BadCode => format!("That is not a room code: {message}"),
+        RoomErrorKind::RateLimited => "Too many attempts: wait a few seconds and retry.".to_owned(),
+        RoomErrorKind::Unauthorized => {
+            format!("The server needs a token to create rooms: {message}")
+        }
+        RoomErrorKind::BadRequest => format!("The server refused the request: {message}"),
+        RoomErrorKind::Unreachable => format!(
+            "Cannot reach the server at {server}. Is the host's game running? From another \
+             machine, type the address the host's screen shows."
+        ),
+    }
+}
+
+/// Starts the embedded server on `addr`; when that port is taken (another
+/// game hosts already), on a free port of the same interface.
+fn host_here(addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
+    let config = arena_server::Config::default();
+    EmbeddedServer::start(addr, config.clone()).or_else(|first| {
+        let mut any = addr;
+        any.set_port(0);
+        tracing::info!("{first}; hosting on a free port instead");
+        EmbeddedServer::start(any, config).map_err(|e| StartError::Host(e.to_string()))
+    })
+}
+
+/// `ip:port` others on the local network can join at, when hosting on every interface.
+fn lan_hint_for(addr: SocketAddr) -> Option<String> {
+    if !addr.ip().is_unspecified() {
+        return (!addr.ip().is_loopback()).then(|| addr.to_string());
+    }
+    crate::net::lan_address().map(|ip| SocketAddr::new(ip, addr.port()).to_string())
+}
+
+fn copy_to_clipboard(s: &str) {
+    macroquad::miniquad::window::clipboard_set(s);
+}
+
+/// A line on stdout for scripts and tests (`ROOM`, `SERVER`, `JOINED`, ...).
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// A centred panel.
+fn panel(cx: f32, cy: f32, w: f32, h: f32) {
+    draw_rectangle(cx - w / 2.0, cy - h / 2.0 - 20.0, w, h, theme::PANEL);
+    draw_rectangle_lines(
+        cx - w / 2.0,
+        cy - h / 2.0 - 20.0,
+        w,
+        h,
+        2.0,
+        theme::with_alpha(theme::ACCENT, 0.6),
+    );
+}
+
+/// Splits `s` into lines of at most about `width` characters at spaces.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_grouped_for_people() {
+        assert_eq!(grouped("abcd efgh"), "ABCD-EFGH");
+        assert_eq!(grouped("nonsense"), "nonsense");
+    }
+
+    #[test]
+    fn long_messages_wrap_at_spaces() {
+        let lines = wrap("one two three four five", 9);
+        assert_eq!(lines, ["one two", "three", "four five"]);
+        assert!(wrap("", 10).is_empty());
+    }
+
+    #[test]
+    fn every_failure_says_what_to_do() {
+        let url = "http://127.0.0.1:3536";
+        assert!(explain(RoomErrorKind::Unreachable, "", url).contains(url));
+        assert!(explain(RoomErrorKind::NotFound, "", url).contains("Check it"));
+        assert!(explain(RoomErrorKind::Full, "", url).contains("full"));
+        assert!(explain(RoomErrorKind::Unauthorized, "no token", url).contains("token"));
+    }
+
+    #[test]
+    fn badges_sit_inside_their_rows() {
+        for i in 0..8 {
+            let (row, badge) = (peer_row(i), badge_cell(i));
+            assert!(row.contains(vec2(badge.x, badge.y)));
+            assert!(row.contains(vec2(badge.right() - 1.0, badge.bottom() - 1.0)));
+            assert!(peer_row(i + 1).y >= row.bottom());
+        }
+    }
+}

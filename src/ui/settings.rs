@@ -1,0 +1,841 @@
+//! The settings screen: edits a draft of [`Settings`] row by row and hands
+//! back the validated result, or nothing on Cancel.
+//!
+//! Owns the screen's geometry ([`layout`], pure and unit-tested, so a
+//! screenshot test can find the title, the first row and the Save button),
+//! the editing state (text fields, keyboard focus, scroll) and the mapping
+//! between stepper positions and setting values. It must not touch the
+//! settings file, the net thread or the app's screen list: the caller saves
+//! what [`SettingsAction::Save`] returns and applies it.
+//!
+//! Keys: Up/Down or Tab/Shift+Tab move the focus, Left/Right change a
+//! stepper, Enter goes to the next row (flips a toggle, presses a button),
+//! Ctrl+S saves, Esc cancels. A click focuses a row. On a window too short
+//! for every row the rows scroll (mouse wheel, or by following the focus).
+
+use macroquad::prelude::*;
+
+use super::theme::{self, Text};
+use super::widgets::{
+    FieldEvent, TextField, button, discard_typed_chars, stepper, stepper_with_swatch, toggle,
+};
+use crate::config::MAX_NAME_LEN;
+use crate::net::NetMode;
+use crate::settings::{
+    HOST_HERE, InterpDelay, Settings, ice_list_from_input, server_url_from_input,
+};
+
+/// What the settings screen asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingsAction {
+    /// Stay on the screen.
+    None,
+    /// Leave without saving (Cancel, Esc).
+    Cancel,
+    /// Leave and use (and save) these settings; they passed [`Settings::validate`].
+    Save(Settings),
+}
+
+/// The editable rows, in focus order (left column, then right column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Row {
+    Name,
+    Color,
+    Mode,
+    Server,
+    SendRate,
+    Interp,
+    Ice,
+    TurnUser,
+    TurnPass,
+    Latency,
+    Jitter,
+    Loss,
+    NetGraph,
+}
+
+/// Number of setting rows.
+pub const ROWS: usize = 13;
+
+const ORDER: [Row; ROWS] = [
+    Row::Name,
+    Row::Color,
+    Row::Mode,
+    Row::Server,
+    Row::SendRate,
+    Row::Interp,
+    Row::Ice,
+    Row::TurnUser,
+    Row::TurnPass,
+    Row::Latency,
+    Row::Jitter,
+    Row::Loss,
+    Row::NetGraph,
+];
+
+/// Rows in the first panel ("Player & network"); the rest are in the second.
+const FIRST_PANEL_ROWS: usize = 6;
+/// Focus index of the Save button (after the rows).
+const SAVE: usize = ROWS;
+/// Focus index of the Cancel button.
+const CANCEL: usize = ROWS + 1;
+/// Focusable items: the rows and the two buttons.
+const FOCUSABLE: usize = ROWS + 2;
+
+const PANEL_TITLES: [&str; 2] = ["Player & network", "Connection & testing"];
+
+/// Stepper positions of the send rate, Hz.
+pub const SEND_RATES: [f64; 7] = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
+/// Stepper positions of the fixed interpolation delay, ms (after "Auto").
+pub const INTERP_STEPS_MS: [u32; 8] = [0, 25, 50, 75, 100, 150, 200, 300];
+/// Latency stepper: step and largest value, ms.
+pub const LATENCY_STEP: (f64, f64) = (25.0, 500.0);
+/// Jitter stepper: step and largest value, ms.
+pub const JITTER_STEP: (f64, f64) = (10.0, 200.0);
+/// Loss stepper: step and largest value, percent.
+pub const LOSS_STEP_PCT: (f64, f64) = (1.0, 30.0);
+
+const MARGIN: f32 = 24.0;
+const ROW_H: f32 = 44.0;
+const ROW_GAP: f32 = 10.0;
+const PANEL_PAD: f32 = 14.0;
+const PANEL_HEAD: f32 = 36.0;
+const BUTTON_W: f32 = 180.0;
+const BUTTON_H: f32 = 48.0;
+/// Narrower windows get one column (and scroll).
+const TWO_COLUMNS_MIN_W: f32 = 960.0;
+/// Wheel scroll per notch, pixels.
+const WHEEL_STEP: f32 = 48.0;
+const ERROR: Color = theme::HEALTH_LOW;
+
+/// Where everything on the settings screen goes, for a window of a given
+/// size. Row and panel rectangles are in content coordinates: on screen
+/// they move up by the current scroll (0 whenever everything fits, as at
+/// 1280×720). Header and footer do not scroll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsLayout {
+    /// The "Settings" title (text centred in it).
+    pub title: Rect,
+    /// Band under the title for the settings-file warning (two lines).
+    pub notice: Rect,
+    /// The area the rows scroll in.
+    pub viewport: Rect,
+    /// The two panels, unscrolled.
+    pub panels: [Rect; 2],
+    /// Every row, unscrolled, in focus order (Name first).
+    pub rows: [Rect; ROWS],
+    /// Line above the buttons for a validation error.
+    pub message: Rect,
+    /// The Save button.
+    pub save: Rect,
+    /// The Cancel button.
+    pub cancel: Rect,
+    /// Baseline of the key hints at the bottom.
+    pub hint_y: f32,
+    /// 2 on wide windows, else 1.
+    pub columns: usize,
+}
+
+impl SettingsLayout {
+    /// The first row (Name), unscrolled.
+    pub fn first_row(&self) -> Rect {
+        self.rows[0]
+    }
+
+    /// How far the rows can scroll (0 when everything fits).
+    pub fn max_scroll(&self) -> f32 {
+        let bottom = self.panels.iter().map(Rect::bottom).fold(0.0, f32::max);
+        (bottom - self.viewport.bottom()).max(0.0)
+    }
+}
+
+/// The geometry of the settings screen in a `screen_w`×`screen_h` window
+/// (pure: no window needed).
+pub fn layout(screen_w: f32, screen_h: f32) -> SettingsLayout {
+    let (sw, sh) = (screen_w.max(1.0), screen_h.max(1.0));
+    let full_w = (sw - 2.0 * MARGIN).max(1.0);
+    let title = Rect::new(MARGIN, 14.0, full_w, 52.0);
+    let notice = Rect::new(MARGIN, title.bottom() + 2.0, full_w, 40.0);
+
+    let hint_y = sh - 12.0;
+    let buttons_y = sh - 30.0 - BUTTON_H;
+    let button_w = BUTTON_W.min((sw - 3.0 * MARGIN) / 2.0).max(60.0);
+    let save = Rect::new(sw / 2.0 - 10.0 - button_w, buttons_y, button_w, BUTTON_H);
+    let cancel = Rect::new(sw / 2.0 + 10.0, buttons_y, button_w, BUTTON_H);
+    let message = Rect::new(MARGIN, buttons_y - 32.0, full_w, 26.0);
+
+    let top = notice.bottom() + 6.0;
+    let viewport = Rect::new(0.0, top, sw, (message.y - 4.0 - top).max(ROW_H));
+
+    let columns = if sw >= TWO_COLUMNS_MIN_W { 2 } else { 1 };
+    let rows_in = [FIRST_PANEL_ROWS, ROWS - FIRST_PANEL_ROWS];
+    let panel_h = |n: usize| PANEL_HEAD + n as f32 * (ROW_H + ROW_GAP) - ROW_GAP + PANEL_PAD;
+    let panels = if columns == 2 {
+        let col_w = ((sw - 3.0 * MARGIN) / 2.0).min(600.0);
+        let x0 = (sw - (2.0 * col_w + MARGIN)) / 2.0;
+        // Same height for both, so their bottoms line up.
+        let h = panel_h(rows_in[0].max(rows_in[1]));
+        [
+            Rect::new(x0, top, col_w, h),
+            Rect::new(x0 + col_w + MARGIN, top, col_w, h),
+        ]
+    } else {
+        let col_w = full_w.clamp(160.0, 640.0);
+        let x0 = (sw - col_w) / 2.0;
+        let first = Rect::new(x0, top, col_w, panel_h(rows_in[0]));
+        [
+            first,
+            Rect::new(
+                x0,
+                first.bottom() + MARGIN / 2.0,
+                col_w,
+                panel_h(rows_in[1]),
+            ),
+        ]
+    };
+    let rows = std::array::from_fn(|i| {
+        let (panel, k) = if i < FIRST_PANEL_ROWS {
+            (panels[0], i)
+        } else {
+            (panels[1], i - FIRST_PANEL_ROWS)
+        };
+        Rect::new(
+            panel.x + PANEL_PAD,
+            panel.y + PANEL_HEAD + k as f32 * (ROW_H + ROW_GAP),
+            panel.w - 2.0 * PANEL_PAD,
+            ROW_H,
+        )
+    });
+    SettingsLayout {
+        title,
+        notice,
+        viewport,
+        panels,
+        rows,
+        message,
+        save,
+        cancel,
+        hint_y,
+        columns,
+    }
+}
+
+/// The settings screen's state: a draft being edited.
+pub struct SettingsScreen {
+    draft: Settings,
+    name: TextField,
+    server: TextField,
+    ice: TextField,
+    turn_user: TextField,
+    turn_pass: TextField,
+    focus: usize,
+    /// Focus last frame, to scroll a newly focused row into view.
+    shown_focus: Option<usize>,
+    scroll: f32,
+    warning: Option<String>,
+    message: Option<String>,
+    fresh: bool,
+}
+
+impl SettingsScreen {
+    /// A screen editing `current`; `warning` (e.g. a malformed settings
+    /// file) is shown under the title.
+    pub fn new(current: Settings, warning: Option<String>) -> SettingsScreen {
+        SettingsScreen {
+            name: TextField::new(&current.name, MAX_NAME_LEN),
+            server: TextField::new(current.server_url.as_deref().unwrap_or(""), 200)
+                .with_placeholder(HOST_HERE),
+            ice: TextField::new(&current.ice_servers.join(", "), 600)
+                .with_placeholder("none (direct and LAN only), e.g. stun:stun.example.org:3478"),
+            turn_user: TextField::new(current.turn_user.as_deref().unwrap_or(""), 200)
+                .with_placeholder("none"),
+            turn_pass: TextField::new(current.turn_pass.as_deref().unwrap_or(""), 200)
+                .masked()
+                .with_placeholder("none"),
+            draft: current,
+            focus: 0,
+            shown_focus: None,
+            scroll: 0.0,
+            warning,
+            message: None,
+            fresh: true,
+        }
+    }
+
+    /// The draft with the text fields read back in.
+    fn collect(&self) -> Settings {
+        let mut s = self.draft.clone();
+        s.name = self.name.value.trim().to_owned();
+        s.server_url = server_url_from_input(&self.server.value);
+        s.ice_servers = ice_list_from_input(&self.ice.value);
+        s.turn_user = Some(self.turn_user.value.trim().to_owned()).filter(|u| !u.is_empty());
+        s.turn_pass = Some(self.turn_pass.value.clone()).filter(|p| !p.is_empty());
+        s
+    }
+
+    /// Validates the draft: the settings to save, or the error shown and the
+    /// offending row focused.
+    fn try_save(&mut self) -> SettingsAction {
+        let s = self.collect();
+        match s.validate() {
+            Ok(()) => SettingsAction::Save(s),
+            Err(e) => {
+                if let Some(row) = e.field().and_then(row_of_key) {
+                    self.focus = row;
+                }
+                self.message = Some(e.to_string());
+                SettingsAction::None
+            }
+        }
+    }
+
+    fn text_field(&mut self, row: Row) -> Option<&mut TextField> {
+        match row {
+            Row::Name => Some(&mut self.name),
+            Row::Server => Some(&mut self.server),
+            Row::Ice => Some(&mut self.ice),
+            Row::TurnUser => Some(&mut self.turn_user),
+            Row::TurnPass => Some(&mut self.turn_pass),
+            _ => None,
+        }
+    }
+
+    /// Draws the screen and handles this frame's input.
+    pub fn frame(&mut self, text: &Text) -> SettingsAction {
+        if self.fresh {
+            // Keys typed on the previous screen must not land in the name field.
+            discard_typed_chars();
+            self.fresh = false;
+        }
+        clear_background(theme::BACKGROUND);
+        let (sw, sh) = (screen_width(), screen_height());
+        let lay = layout(sw, sh);
+        let mut action = SettingsAction::None;
+
+        // Keyboard, against the focus at the start of the frame.
+        let focus = self.focus;
+        let shift = is_key_down(KeyCode::LeftShift) || is_key_down(KeyCode::RightShift);
+        let ctrl = is_key_down(KeyCode::LeftControl) || is_key_down(KeyCode::RightControl);
+        let enter = is_key_pressed(KeyCode::Enter) || is_key_pressed(KeyCode::KpEnter);
+        let mut next = focus;
+        if is_key_pressed(KeyCode::Down) || (is_key_pressed(KeyCode::Tab) && !shift) {
+            next = (focus + 1) % FOCUSABLE;
+        }
+        if is_key_pressed(KeyCode::Up) || (is_key_pressed(KeyCode::Tab) && shift) {
+            next = (focus + FOCUSABLE - 1) % FOCUSABLE;
+        }
+        if focus >= SAVE && (is_key_pressed(KeyCode::Left) || is_key_pressed(KeyCode::Right)) {
+            next = if focus == SAVE { CANCEL } else { SAVE };
+        }
+
+        // Scrolling: the wheel, or follow a focus that moved.
+        let max_scroll = lay.max_scroll();
+        let wheel = mouse_wheel().1;
+        if wheel != 0.0 {
+            self.scroll -= wheel.signum() * WHEEL_STEP;
+        }
+        if self.shown_focus != Some(focus) {
+            if let Some(row) = lay.rows.get(focus) {
+                self.scroll = scroll_to_show(self.scroll, *row, focus, &lay);
+            }
+            self.shown_focus = Some(focus);
+        }
+        self.scroll = self.scroll.clamp(0.0, max_scroll);
+        let scroll = self.scroll;
+
+        // Header.
+        text.centered(
+            "Settings",
+            lay.title.x + lay.title.w / 2.0,
+            lay.title.y + 42.0,
+            44.0,
+            theme::ACCENT,
+            true,
+        );
+        if let Some(w) = &self.warning {
+            let size = 16.0;
+            let lines = wrap(w, lay.notice.w, 2, |s| text.measure(s, size, false).width);
+            for (i, line) in lines.iter().enumerate() {
+                text.centered(
+                    line,
+                    lay.notice.x + lay.notice.w / 2.0,
+                    lay.notice.y + 16.0 + i as f32 * 20.0,
+                    size,
+                    theme::ACCENT,
+                    false,
+                );
+            }
+        }
+
+        // Panels, clipped to the viewport.
+        for (panel, title) in lay.panels.iter().zip(PANEL_TITLES) {
+            let on_screen = Rect::new(panel.x, panel.y - scroll, panel.w, panel.h);
+            if let Some(clip) = on_screen.intersect(lay.viewport) {
+                draw_rectangle(clip.x, clip.y, clip.w, clip.h, theme::PANEL);
+            }
+            let head_visible =
+                on_screen.y >= lay.viewport.y && on_screen.y + PANEL_HEAD <= lay.viewport.bottom();
+            if head_visible {
+                text.draw(
+                    title,
+                    on_screen.x + PANEL_PAD,
+                    on_screen.y + 25.0,
+                    18.0,
+                    theme::TEXT_DIM,
+                    true,
+                );
+            }
+        }
+
+        // Rows that are wholly visible.
+        let pressed = is_mouse_button_pressed(MouseButton::Left);
+        let (mx, my) = mouse_position();
+        for (i, row) in ORDER.iter().copied().enumerate() {
+            let r = lay.rows[i];
+            let r = Rect::new(r.x, r.y - scroll, r.w, r.h);
+            if r.y < lay.viewport.y - 0.5 || r.bottom() > lay.viewport.bottom() + 0.5 {
+                continue;
+            }
+            if pressed && r.contains(vec2(mx, my)) {
+                next = i;
+            }
+            let focused = focus == i;
+            if let Some(field) = self.text_field(row) {
+                match field.frame(text, r, row_label(row), focused) {
+                    FieldEvent::Submitted => next = (i + 1) % FOCUSABLE,
+                    FieldEvent::Clicked => next = i,
+                    FieldEvent::Changed => self.message = None,
+                    FieldEvent::None => {}
+                }
+                continue;
+            }
+            if row == Row::NetGraph {
+                if toggle(text, r, row_label(row), self.draft.net_graph, focused) {
+                    self.draft.net_graph = !self.draft.net_graph;
+                }
+                continue;
+            }
+            let value = self.value_label(row);
+            let dir = if row == Row::Color {
+                let color = theme::player_color(self.draft.color);
+                stepper_with_swatch(text, r, row_label(row), &value, Some(color), focused)
+            } else {
+                stepper(text, r, row_label(row), &value, focused)
+            };
+            if dir != 0 {
+                self.step(row, dir);
+                self.message = None;
+            }
+            if focused && enter {
+                next = (i + 1) % FOCUSABLE;
+            }
+        }
+        if max_scroll > 0.0 {
+            draw_scrollbar(&lay, scroll, max_scroll);
+        }
+
+        // Footer.
+        if let Some(m) = &self.message {
+            let size = 17.0;
+            let line = wrap(m, lay.message.w, 1, |s| text.measure(s, size, false).width);
+            if let Some(line) = line.first() {
+                text.centered(
+                    line,
+                    lay.message.x + lay.message.w / 2.0,
+                    lay.message.y + 19.0,
+                    size,
+                    ERROR,
+                    true,
+                );
+            }
+        }
+        if button(text, lay.save, "Save", focus == SAVE, enter) {
+            action = self.try_save();
+            next = self.focus;
+        }
+        if button(text, lay.cancel, "Cancel", focus == CANCEL, enter) {
+            action = SettingsAction::Cancel;
+        }
+        text.centered(
+            "↑/↓/Tab move · ←/→ change · Enter next · Ctrl+S save · Esc cancel",
+            sw / 2.0,
+            lay.hint_y,
+            14.0,
+            theme::TEXT_DIM,
+            false,
+        );
+
+        if ctrl && is_key_pressed(KeyCode::S) {
+            action = self.try_save();
+            next = self.focus;
+        }
+        if is_key_pressed(KeyCode::Escape) {
+            action = SettingsAction::Cancel;
+        }
+        self.focus = next.min(FOCUSABLE - 1);
+        let typing = ORDER
+            .get(self.focus)
+            .is_some_and(|&row| self.text_field(row).is_some());
+        if !typing {
+            discard_typed_chars();
+        }
+        action
+    }
+
+    /// The text a stepper row shows.
+    fn value_label(&self, row: Row) -> String {
+        let d = &self.draft;
+        match row {
+            Row::Color => theme::PLAYER_COLOR_NAMES
+                .get(usize::from(d.color))
+                .copied()
+                .unwrap_or("?")
+                .to_owned(),
+            Row::Mode => mode_label(d.mode).to_owned(),
+            Row::SendRate => format!("{} Hz", number(d.send_rate_hz)),
+            Row::Interp => match d.interp_delay {
+                InterpDelay::Auto => "Auto (adaptive)".to_owned(),
+                InterpDelay::FixedMs(ms) => format!("{ms} ms"),
+            },
+            Row::Latency => format!("{} ms", number(d.latency_ms)),
+            Row::Jitter => format!("± {} ms", number(d.jitter_ms)),
+            Row::Loss => format!("{} %", number(d.loss * 100.0)),
+            _ => String::new(),
+        }
+    }
+
+    /// Moves stepper `row` one position in direction `dir` (-1 or +1).
+    fn step(&mut self, row: Row, dir: i32) {
+        let d = &mut self.draft;
+        match row {
+            Row::Color => {
+                let n = theme::PLAYER_COLORS.len() as i32;
+                d.color = (i32::from(d.color) + dir).rem_euclid(n) as u8;
+            }
+            Row::Mode => {
+                let n = NetMode::ALL.len() as i32;
+                let at = NetMode::ALL.iter().position(|&m| m == d.mode).unwrap_or(0) as i32;
+                d.mode = NetMode::ALL[(at + dir).rem_euclid(n) as usize];
+            }
+            Row::SendRate => d.send_rate_hz = step_list(d.send_rate_hz, &SEND_RATES, dir),
+            Row::Interp => d.interp_delay = step_interp(d.interp_delay, dir),
+            Row::Latency => {
+                d.latency_ms = step_grid(d.latency_ms, LATENCY_STEP.0, LATENCY_STEP.1, dir);
+            }
+            Row::Jitter => {
+                d.jitter_ms = step_grid(d.jitter_ms, JITTER_STEP.0, JITTER_STEP.1, dir);
+            }
+            Row::Loss => {
+                let pct = step_grid(d.loss * 100.0, LOSS_STEP_PCT.0, LOSS_STEP_PCT.1, dir);
+                d.loss = pct / 100.0;
+            }
+            _ => {}
+        }
+    }
+}
+
+fn row_label(row: Row) -> &'static str {
+    match row {
+        Row::Name => "Name",
+        Row::Color => "Colour",
+        Row::Mode => "Network mode",
+        Row::Server => "Server",
+        Row::SendRate => "Send rate",
+        Row::Interp => "Interpolation delay",
+        Row::Ice => "ICE servers",
+        Row::TurnUser => "TURN user",
+        Row::TurnPass => "TURN password",
+        Row::Latency => "Latency",
+        Row::Jitter => "Jitter",
+        Row::Loss => "Loss",
+        Row::NetGraph => "Show net graph",
+    }
+}
+
+/// The row that edits settings key `key`.
+fn row_of_key(key: &str) -> Option<usize> {
+    let row = match key {
+        "name" => Row::Name,
+        "color" => Row::Color,
+        "mode" => Row::Mode,
+        "server_url" => Row::Server,
+        "send_rate_hz" => Row::SendRate,
+        "interp_delay" => Row::Interp,
+        "ice_servers" => Row::Ice,
+        "turn_user" => Row::TurnUser,
+        "turn_pass" => Row::TurnPass,
+        "latency_ms" => Row::Latency,
+        "jitter_ms" => Row::Jitter,
+        "loss" => Row::Loss,
+        "net_graph" => Row::NetGraph,
+        _ => return None,
+    };
+    ORDER.iter().position(|&r| r == row)
+}
+
+/// How the network modes read on the screen.
+pub fn mode_label(mode: NetMode) -> &'static str {
+    match mode {
+        NetMode::Hybrid => "Hybrid (WebRTC + relay fallback)",
+        NetMode::WebRtcOnly => "WebRTC only",
+        NetMode::SignalingOnly => "Signaling only (relay)",
+    }
+}
+
+/// `v` without a fractional part when it is whole, else with one decimal.
+fn number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-6 {
+        format!("{:.0}", v)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+const EPS: f64 = 1e-6;
+
+/// The next (`dir` > 0) or previous entry of the sorted `list` from `v`;
+/// `v` itself past either end. A value between entries steps to a neighbour.
+fn step_list(v: f64, list: &[f64], dir: i32) -> f64 {
+    if dir > 0 {
+        list.iter().copied().find(|&x| x > v + EPS).unwrap_or(v)
+    } else if dir < 0 {
+        list.iter()
+            .rev()
+            .copied()
+            .find(|&x| x < v - EPS)
+            .unwrap_or(v)
+    } else {
+        v
+    }
+}
+
+/// `v` moved to the next multiple of `step` in direction `dir`, within
+/// `0..=max` (a value already past `max`, from the file, can only go down).
+fn step_grid(v: f64, step: f64, max: f64, dir: i32) -> f64 {
+    let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+    if dir > 0 {
+        if v >= max - EPS {
+            return v;
+        }
+        (((v / step) + EPS).floor() + 1.0) * step
+    } else if dir < 0 {
+        ((((v / step) - EPS).ceil() - 1.0) * step).max(0.0)
+    } else {
+        v
+    }
+    .min(max.max(v))
+}
+
+/// Auto, then the fixed steps in [`INTERP_STEPS_MS`]; no wrap-around.
+fn step_interp(d: InterpDelay, dir: i32) -> InterpDelay {
+    // Auto sorts before every fixed value.
+    let key = |d: InterpDelay| match d {
+        InterpDelay::Auto => -1.0,
+        InterpDelay::FixedMs(ms) => f64::from(ms),
+    };
+    let mut keys = vec![-1.0];
+    keys.extend(INTERP_STEPS_MS.iter().map(|&ms| f64::from(ms)));
+    let k = step_list(key(d), &keys, dir);
+    if k < 0.0 {
+        InterpDelay::Auto
+    } else if (k - key(d)).abs() < EPS {
+        d
+    } else {
+        InterpDelay::FixedMs(k as u32)
+    }
+}
+
+/// The scroll that shows `row` (focus index `i`), moving as little as possible.
+fn scroll_to_show(scroll: f32, row: Rect, i: usize, lay: &SettingsLayout) -> f32 {
+    // The first row of a panel brings the panel's title along.
+    let head = if i == 0 || i == FIRST_PANEL_ROWS {
+        PANEL_HEAD
+    } else {
+        ROW_GAP
+    };
+    let top = row.y - head;
+    let bottom = row.bottom() + ROW_GAP;
+    if top - scroll < lay.viewport.y {
+        top - lay.viewport.y
+    } else if bottom - scroll > lay.viewport.bottom() {
+        bottom - lay.viewport.bottom()
+    } else {
+        scroll
+    }
+}
+
+fn draw_scrollbar(lay: &SettingsLayout, scroll: f32, max_scroll: f32) {
+    let v = lay.viewport;
+    // Beside the column when there is room, else at the window's edge.
+    let x = (lay.panels[0].right() + 8.0).min(v.right() - 6.0);
+    draw_rectangle(x, v.y, 4.0, v.h, theme::with_alpha(theme::TEXT_DIM, 0.2));
+    let content = v.h + max_scroll;
+    let thumb_h = (v.h * v.h / content).max(24.0);
+    let y = v.y + (v.h - thumb_h) * (scroll / max_scroll);
+    draw_rectangle(x, y, 4.0, thumb_h, theme::with_alpha(theme::TEXT_DIM, 0.8));
+}
+
+/// Word-wraps `s` into at most `max_lines` lines of `width` (as measured by
+/// `measure`); the last line ends with "…" when text was left out.
+fn wrap(s: &str, width: f32, max_lines: usize, measure: impl Fn(&str) -> f32) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut cut = false;
+    for word in s.split_whitespace() {
+        let candidate = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
+        if line.is_empty() || measure(&candidate) <= width {
+            line = candidate;
+            continue;
+        }
+        lines.push(std::mem::take(&mut line));
+        if lines.len() == max_lines {
+            cut = true;
+            break;
+        }
+        line = word.to_owned();
+    }
+    if !line.is_empty() && lines.len() < max_lines {
+        lines.push(line);
+    } else if !line.is_empty() {
+        cut = true;
+    }
+    if cut {
+        if let Some(last) = lines.last_mut() {
+            while !last.is_empty() && measure(&format!("{last}…")) > width {
+                last.pop();
+            }
+            last.push('…');
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inside(outer: Rect, inner: Rect) -> bool {
+        inner.x >= outer.x
+            && inner.y >= outer.y
+            && inner.right() <= outer.right()
+            && inner.bottom() <= outer.bottom()
+    }
+
+    #[test]
+    fn layout_at_1280x720_fits_without_scrolling() {
+        let lay = layout(1280.0, 720.0);
+        assert_eq!(lay.columns, 2);
+        assert_eq!(lay.max_scroll(), 0.0);
+        let screen = Rect::new(0.0, 0.0, 1280.0, 720.0);
+        for r in lay.rows {
+            assert!(inside(lay.viewport, r), "{r:?} outside {:?}", lay.viewport);
+        }
+        assert!(inside(screen, lay.save) && inside(screen, lay.cancel));
+        assert!(lay.title.bottom() <= lay.first_row().y);
+        assert!(lay.viewport.bottom() <= lay.message.y);
+        assert!(lay.message.bottom() <= lay.save.y);
+        assert!(lay.save.right() < lay.cancel.x);
+        // Stable numbers a screenshot test can rely on.
+        assert_eq!(lay.title, Rect::new(24.0, 14.0, 1232.0, 52.0));
+        assert_eq!(lay.save, Rect::new(450.0, 642.0, 180.0, 48.0));
+        assert_eq!(lay.first_row(), Rect::new(42.0, 150.0, 572.0, 44.0));
+    }
+
+    #[test]
+    fn rows_never_overlap() {
+        for (w, h) in [(1280.0, 720.0), (800.0, 600.0), (1920.0, 1080.0)] {
+            let lay = layout(w, h);
+            for (i, a) in lay.rows.iter().enumerate() {
+                for b in &lay.rows[i + 1..] {
+                    assert!(!a.overlaps(b), "{a:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_window_is_one_scrolling_column() {
+        let lay = layout(800.0, 600.0);
+        assert_eq!(lay.columns, 1);
+        assert!(lay.max_scroll() > 0.0);
+        // Focus order runs down the column.
+        assert!(lay.rows.windows(2).all(|p| p[0].y < p[1].y));
+        // Scrolling to the last row brings it into view.
+        let last = ROWS - 1;
+        let s = scroll_to_show(0.0, lay.rows[last], last, &lay);
+        assert!((0.0..=lay.max_scroll() + 0.5).contains(&s), "{s}");
+        assert!(lay.rows[last].bottom() - s <= lay.viewport.bottom());
+        // Tiny windows do not produce NaN.
+        let tiny = layout(0.0, 0.0);
+        assert!(tiny.rows.iter().all(|r| r.x.is_finite() && r.w > 0.0));
+    }
+
+    #[test]
+    fn steppers_follow_their_lists() {
+        assert_eq!(step_list(20.0, &SEND_RATES, 1), 30.0);
+        assert_eq!(step_list(20.0, &SEND_RATES, -1), 15.0);
+        assert_eq!(step_list(25.0, &SEND_RATES, 1), 30.0);
+        assert_eq!(step_list(25.0, &SEND_RATES, -1), 20.0);
+        assert_eq!(step_list(60.0, &SEND_RATES, 1), 60.0);
+        assert_eq!(step_list(5.0, &SEND_RATES, -1), 5.0);
+
+        assert_eq!(step_interp(InterpDelay::Auto, -1), InterpDelay::Auto);
+        assert_eq!(step_interp(InterpDelay::Auto, 1), InterpDelay::FixedMs(0));
+        assert_eq!(step_interp(InterpDelay::FixedMs(0), -1), InterpDelay::Auto);
+        assert_eq!(
+            step_interp(InterpDelay::FixedMs(120), 1),
+            InterpDelay::FixedMs(150)
+        );
+        assert_eq!(
+            step_interp(InterpDelay::FixedMs(300), 1),
+            InterpDelay::FixedMs(300)
+        );
+        assert_eq!(
+            step_interp(InterpDelay::FixedMs(450), -1),
+            InterpDelay::FixedMs(300)
+        );
+
+        assert_eq!(step_grid(0.0, 25.0, 500.0, 1), 25.0);
+        assert_eq!(step_grid(0.0, 25.0, 500.0, -1), 0.0);
+        assert_eq!(step_grid(30.0, 25.0, 500.0, 1), 50.0);
+        assert_eq!(step_grid(30.0, 25.0, 500.0, -1), 25.0);
+        assert_eq!(step_grid(500.0, 25.0, 500.0, 1), 500.0);
+        assert_eq!(step_grid(700.0, 25.0, 500.0, 1), 700.0);
+        assert_eq!(step_grid(700.0, 25.0, 500.0, -1), 675.0);
+        // Percent steps survive float error (0.07 * 100 = 7.000000000000001).
+        assert_eq!(step_grid(0.07 * 100.0, 1.0, 30.0, 1), 8.0);
+        assert_eq!(step_grid(0.07 * 100.0, 1.0, 30.0, -1), 6.0);
+        assert_eq!(step_grid(30.0, 1.0, 30.0, 1), 30.0);
+    }
+
+    #[test]
+    fn rows_map_to_keys() {
+        assert_eq!(row_of_key("name"), Some(0));
+        assert_eq!(row_of_key("server_url"), Some(3));
+        assert_eq!(row_of_key("net_graph"), Some(ROWS - 1));
+        assert_eq!(row_of_key("nope"), None);
+        assert_eq!(number(20.0), "20");
+        assert_eq!(number(2.5), "2.5");
+    }
+
+    #[test]
+    fn warning_wraps_and_ellipsizes() {
+        let by_chars = |s: &str| s.chars().count() as f32;
+        assert_eq!(
+            wrap("one two three", 20.0, 2, by_chars),
+            vec!["one two three"]
+        );
+        assert_eq!(
+            wrap("one two three", 8.0, 2, by_chars),
+            vec!["one two", "three"]
+        );
+        let cut = wrap("one two three four five", 8.0, 2, by_chars);
+        assert_eq!(cut.len(), 2);
+        assert!(cut[1].ends_with('…') && by_chars(&cut[1]) <= 8.0, "{cut:?}");
+        assert!(wrap("", 8.0, 2, by_chars).is_empty());
+    }
+}
