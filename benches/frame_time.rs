@@ -94,27 +94,38 @@ fn measure(msaa: u8, server: &EmbeddedServer) {
         let _ = b.wait();
     }
     let text = std::fs::read_to_string(&log).expect("frame-time log");
-    let all: Vec<f32> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    let all: Vec<(f32, f32)> = text
+        .lines()
+        .filter_map(|l| {
+            let (a, b) = l.split_once(' ')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
     let mut t = 0.0f64;
-    let mut measured: Vec<f32> = all
+    let kept: Vec<(f32, f32)> = all
         .iter()
-        .filter(|ms| {
-            t += f64::from(**ms) / 1000.0;
+        .filter(|(period, _)| {
+            t += f64::from(*period) / 1000.0;
             t > WARMUP
         })
         .copied()
         .collect();
-    measured.sort_by(f32::total_cmp);
-    assert!(measured.len() > 100, "too few frames: {}", measured.len());
+    assert!(kept.len() > 100, "too few frames: {}", kept.len());
+    let mut periods: Vec<f32> = kept.iter().map(|k| k.0).collect();
+    let mut work: Vec<f32> = kept.iter().map(|k| k.1).collect();
+    periods.sort_by(f32::total_cmp);
+    work.sort_by(f32::total_cmp);
     println!(
-        "frame_time/8_players_net_graph/msaa{msaa}: players {} frames {} ({:.0} FPS) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms (target p99 < 16.7 ms)",
+        "frame_time/8_players_net_graph/msaa{msaa}: players {} frames {} ({:.0} FPS) p50 {:.2} ms p95 {:.2} ms p99 {:.2} ms max {:.2} ms (target p99 < 16.7 ms); game code p50 {:.2} ms p99 {:.2} ms",
         joined + 1,
-        measured.len(),
-        measured.len() as f64 / MEASURED,
-        percentile(&measured, 0.50),
-        percentile(&measured, 0.95),
-        percentile(&measured, 0.99),
-        measured[measured.len() - 1],
+        periods.len(),
+        periods.len() as f64 / MEASURED,
+        percentile(&periods, 0.50),
+        percentile(&periods, 0.95),
+        percentile(&periods, 0.99),
+        periods[periods.len() - 1],
+        percentile(&work, 0.50),
+        percentile(&work, 0.99),
     );
 }
 

@@ -115,7 +115,8 @@ struct PlayFlags {
     /// Exit after this many seconds (with --screenshot: after saving it).
     #[arg(long, value_name = "SECS")]
     exit_after: Option<f64>,
-    /// Write every frame's duration (ms, one per line) here at exit (benchmarks).
+    /// Write every frame's duration and the game's own share of it (ms, one
+    /// frame per line: `period work`) here at exit (benchmarks).
     #[arg(long, value_name = "PATH")]
     frame_times: Option<PathBuf>,
     /// Anti-aliasing samples: 1 (off), 2, 4 or 8. Software GL (Xvfb, VMs)

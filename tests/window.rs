@@ -380,3 +380,44 @@ fn two_game_processes_play_together_by_code() {
     assert!(status.success(), "guest exited with {status}");
     stop(host);
 }
+
+#[test]
+fn losing_the_server_shows_the_reconnecting_banner_and_play_goes_on() {
+    let _guard = XVFB.lock().unwrap_or_else(|e| e.into_inner());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let server = local_server();
+    let url = server.url();
+    let path = tmp("server-lost.png");
+    let _ = std::fs::remove_file(&path);
+    let mut game = arena_play(
+        "server-lost",
+        &["--create", "--bots", "1", "--server", &url],
+    )
+    .arg("--screenshot")
+    .arg(&path)
+    .args(["--exit-after", "9"])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("xvfb-run");
+    let out = lines(&mut game);
+    wait_for(&out, "ROUTE Bot Red direct", deadline);
+    // The server goes away; the direct link between the game and its bot stays.
+    drop(server);
+    let status = game.wait().expect("game exits");
+    assert!(status.success(), "game exited with {status}");
+    let rest: Vec<String> = out.try_iter().collect();
+    assert!(
+        !rest.iter().any(|l| l.starts_with("LEFT ")),
+        "the bot must stay in the match: {rest:?}"
+    );
+    let bytes = std::fs::read(&path).expect("screenshot");
+    let img = Image::from_file_with_format(&bytes, None).expect("PNG");
+    // The banner under the HUD bar: its red edges run across the window.
+    let edge = Rect::new(0.0, 44.0, 1280.0, 2.0);
+    let red = near_in(&img, edge, arena::ui::theme::HEALTH_LOW, 16);
+    assert!(
+        red > 1280,
+        "no reconnecting banner: {red} red pixels in {edge:?}"
+    );
+}

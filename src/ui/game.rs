@@ -137,7 +137,6 @@ impl Practice {
     }
 
     fn draw(&self, view: &View, text: &Text) {
-        clear_background(theme::BACKGROUND);
         draw_arena(&self.world, view);
         self.effects.draw(view);
         draw_projectiles(&self.world, view);
@@ -254,11 +253,23 @@ pub fn draw_crosshair() {
     draw_line(mx, my + 5.0, mx, my + 14.0, 2.0, WHITE);
 }
 
-/// Floor, grid and walls.
+/// The whole frame's background: floor, grid and walls.
+///
+/// Clears to the floor colour and paints only the margins around the arena
+/// in the window background: under software GL (Xvfb, VMs) fill rate is
+/// what a frame costs, and a floor drawn over a cleared window would be
+/// blended pixel by pixel a second time.
 pub fn draw_arena(world: &World, view: &View) {
     let size = world.map.size;
     let o = view.to_screen(Vec2::ZERO);
-    draw_rectangle(o.x, o.y, view.len(size.x), view.len(size.y), theme::FLOOR);
+    let (w, h) = (view.len(size.x), view.len(size.y));
+    let (sw, sh) = (screen_width(), screen_height());
+    clear_background(theme::FLOOR);
+    let bg = theme::BACKGROUND;
+    draw_rectangle(0.0, 0.0, sw, o.y.max(0.0), bg);
+    draw_rectangle(0.0, o.y + h, sw, (sh - o.y - h).max(0.0), bg);
+    draw_rectangle(0.0, o.y, o.x.max(0.0), h, bg);
+    draw_rectangle(o.x + w, o.y, (sw - o.x - w).max(0.0), h, bg);
     let step = 100.0;
     let mut x = step;
     while x < size.x {

@@ -71,7 +71,10 @@ enum Screen {
 struct App {
     config: PlayConfig,
     settings: Settings,
-    frame_ms: Vec<f32>,
+    /// Per frame: the whole frame period, and the part spent in the game's
+    /// own code (input, simulation, network events, queuing draw calls)
+    /// before handing the frame to the GL driver, both ms.
+    frame_ms: Vec<(f32, f32)>,
 }
 
 impl App {
@@ -131,7 +134,7 @@ impl App {
             let lines: String = self
                 .frame_ms
                 .iter()
-                .map(|ms| format!("{ms:.3}\n"))
+                .map(|(period, work)| format!("{period:.3} {work:.3}\n"))
                 .collect();
             if let Err(e) = std::fs::write(path, lines) {
                 eprintln!("error: cannot write frame times to {}: {e}", path.display());
@@ -168,6 +171,7 @@ async fn app(config: PlayConfig) {
     let mut backdrop = Backdrop::new(&app.config);
     let mut last_frame = Instant::now();
     loop {
+        let frame_start = Instant::now();
         let next = match &mut screen {
             Screen::Menu(menu) => {
                 backdrop.step();
@@ -240,7 +244,10 @@ async fn app(config: PlayConfig) {
         }
         if app.config.frame_times.is_some() {
             let now = Instant::now();
-            app.frame_ms.push((now - last_frame).as_secs_f32() * 1000.0);
+            app.frame_ms.push((
+                (now - last_frame).as_secs_f32() * 1000.0,
+                (now - frame_start).as_secs_f32() * 1000.0,
+            ));
             last_frame = now;
         }
         if let Some(limit) = app.config.exit_after {

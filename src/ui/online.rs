@@ -490,7 +490,6 @@ impl Online {
         let world = &self.game.world;
         let local = self.game.local;
         let view = arena_view(world);
-        clear_background(theme::BACKGROUND);
         draw_arena(world, &view);
         self.effects.draw(&view);
         draw_projectiles(world, &view);
@@ -572,8 +571,11 @@ impl Online {
             ));
         }
         let x = 14.0;
+        // Below the reconnecting banner while it shows.
+        let shift = if self.game.server_lost { 36.0 } else { 0.0 };
         for (i, (slot, name, route, label)) in rows.iter().enumerate() {
-            let row = peer_row(i);
+            let mut row = peer_row(i);
+            row.y += shift;
             draw_rectangle(row.x, row.y, row.w, row.h, theme::with_alpha(BLACK, 0.45));
             draw_circle(
                 x + 9.0,
@@ -582,7 +584,8 @@ impl Online {
                 theme::player_color(*slot),
             );
             text.draw(name, x + 20.0, row.y + 16.0, 14.0, theme::TEXT, false);
-            let badge = badge_cell(i);
+            let mut badge = badge_cell(i);
+            badge.y += shift;
             let color = if i == 0 {
                 theme::with_alpha(theme::TEXT_DIM, 0.5)
             } else {
