@@ -194,6 +194,21 @@ fn the_victim_decides_hits_and_the_killer_is_credited() {
     assert_eq!(puppet.deaths, 1);
 }
 
+/// One tick of peer a alone, after b's next state (`state`, renumbered and
+/// restamped) reached it; b's own match is not stepped.
+fn feed_a(p: &mut Peers, state: &mut PlayerState) {
+    state.seq = state.seq.wrapping_add(1);
+    p.now += f64::from(DT);
+    state.sent_at = p.now;
+    let ev = NetEvent::State {
+        peer: id(1),
+        state: *state,
+        at: p.now,
+    };
+    p.matches[0].handle(&ev, p.now);
+    p.matches[0].step(InputFrame::default(), p.now, &mut Vec::new());
+}
+
 #[test]
 fn a_restart_hides_stale_scores_until_the_owner_restarts() {
     let mut p = Peers::new(2);
@@ -231,16 +246,7 @@ fn a_restart_hides_stale_scores_until_the_owner_restarts() {
     let mut stale = *p.matches[0].remotes().next().unwrap().last_state().unwrap();
     assert_eq!(u32::from(stale.kills), target);
     for _ in 0..10 {
-        stale.seq = stale.seq.wrapping_add(1);
-        p.now += f64::from(DT);
-        stale.sent_at = p.now;
-        let ev = NetEvent::State {
-            peer: id(1),
-            state: stale,
-            at: p.now,
-        };
-        p.matches[0].handle(&ev, p.now);
-        p.matches[0].step(InputFrame::default(), p.now, &mut Vec::new());
+        feed_a(&mut p, &mut stale);
     }
     let a = &p.matches[0];
     assert_eq!(
@@ -255,17 +261,8 @@ fn a_restart_hides_stale_scores_until_the_owner_restarts() {
     );
     // b restarts, then scores: that counts again.
     for kills in [0, 1] {
-        stale.seq = stale.seq.wrapping_add(1);
         stale.kills = kills;
-        p.now += f64::from(DT);
-        stale.sent_at = p.now;
-        let ev = NetEvent::State {
-            peer: id(1),
-            state: stale,
-            at: p.now,
-        };
-        p.matches[0].handle(&ev, p.now);
-        p.matches[0].step(InputFrame::default(), p.now, &mut Vec::new());
+        feed_a(&mut p, &mut stale);
     }
     assert_eq!(p.matches[0].world.player(1).unwrap().kills, 1);
 }

@@ -36,18 +36,7 @@ impl Focus {
 pub fn button(text: &Text, rect: Rect, label: &str, focused: bool, activate: bool) -> bool {
     let (mx, my) = mouse_position();
     let hover = rect.contains(vec2(mx, my));
-    let face = if hover || focused {
-        theme::BUTTON_HOT
-    } else {
-        theme::BUTTON
-    };
-    draw_rectangle(rect.x, rect.y, rect.w, rect.h, face);
-    let edge = if focused {
-        theme::ACCENT
-    } else {
-        theme::with_alpha(theme::TEXT_DIM, 0.4)
-    };
-    draw_rectangle_lines(rect.x, rect.y, rect.w, rect.h, 2.0, edge);
+    draw_box(rect, focused, hover);
     let size = (rect.h * 0.45).clamp(12.0, 40.0);
     text.centered(
         label,
