@@ -237,6 +237,15 @@ pub struct SettingsScreen {
     fresh: bool,
 }
 
+/// The empty server field's text: hosting here, and the address others on
+/// the local network join at.
+fn host_here_hint(port: u16) -> String {
+    match crate::net::lan_address() {
+        Some(ip) => format!("hosted here · LAN {ip}:{port}"),
+        None => HOST_HERE.to_owned(),
+    }
+}
+
 impl SettingsScreen {
     /// A screen editing `current`; `warning` (e.g. a malformed settings
     /// file) is shown under the title.
@@ -244,7 +253,7 @@ impl SettingsScreen {
         SettingsScreen {
             name: TextField::new(&current.name, MAX_NAME_LEN),
             server: TextField::new(current.server_url.as_deref().unwrap_or(""), 200)
-                .with_placeholder(HOST_HERE),
+                .with_placeholder(&host_here_hint(current.host_addr.port())),
             ice: TextField::new(&current.ice_servers.join(", "), 600)
                 .with_placeholder("none (direct and LAN only), e.g. stun:stun.example.org:3478"),
             turn_user: TextField::new(current.turn_user.as_deref().unwrap_or(""), 200)

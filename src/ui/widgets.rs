@@ -288,9 +288,10 @@ impl TextField {
             self.value.clone()
         };
         if shown.is_empty() && !self.placeholder.is_empty() {
-            let hint = fit_tail(text, &self.placeholder, size, room, false);
+            // A hint reads from its start.
+            let hint = fit_head(text, &self.placeholder, size, room);
             text.draw(
-                hint,
+                &hint,
                 rect.x + pad,
                 y,
                 size,
