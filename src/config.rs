@@ -71,7 +71,7 @@ pub enum ConfigError {
         got: usize,
     },
     /// A setting given on the command line or in the environment is invalid.
-    #[error("{0}")]
+    #[error(transparent)]
     Settings(#[from] SettingsError),
     /// `--room` is not a room code.
     #[error("--room {got:?}: {reason}")]

@@ -79,7 +79,12 @@ struct App {
 
 impl App {
     fn menu(&self, status: Option<String>) -> Screen {
-        let mut menu = Menu::new(self.config.bots);
+        // Practice opponents: `--bots` when it was for practice, else the default.
+        let bots = match self.config.start {
+            StartScreen::Menu | StartScreen::Practice if self.config.bots > 0 => self.config.bots,
+            _ => crate::config::DEFAULT_PRACTICE_BOTS,
+        };
+        let mut menu = Menu::new(bots);
         menu.status = status;
         Screen::Menu(menu)
     }
@@ -106,7 +111,7 @@ impl App {
             Ok(online) => Screen::Online(Box::new(online)),
             Err(e) => match intent {
                 Intent::Join(code) => Screen::Join(Box::new(JoinScreen::new(
-                    &code,
+                    &online::grouped(&code),
                     server.as_deref(),
                     Some(e.to_string()),
                     &self.default_join_server(),
@@ -226,7 +231,7 @@ async fn app(config: PlayConfig) {
                 } => {
                     let typed = (server != app.default_join_server()).then_some(server);
                     Some(Screen::Join(Box::new(JoinScreen::new(
-                        &code,
+                        &online::grouped(&code),
                         typed.as_deref(),
                         Some(message),
                         &app.default_join_server(),
@@ -275,7 +280,12 @@ fn save_screenshot(path: &Path) -> i32 {
             return 1;
         }
     }
-    let image = get_screen_data();
+    let mut image = get_screen_data();
+    // The framebuffer's alpha is whatever blending left there: a PNG shows
+    // what the window shows only when it is opaque.
+    for px in image.bytes.chunks_exact_mut(4) {
+        px[3] = 255;
+    }
     // macroquad's export_png panics on an I/O error: check we can write first.
     if let Err(e) = std::fs::write(path, []) {
         eprintln!("error: cannot write screenshot {}: {e}", path.display());

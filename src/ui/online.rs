@@ -682,6 +682,16 @@ impl Online {
         text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
         text.centered(&grouped(code), cx, cy - 20.0, 72.0, theme::ACCENT, true);
         let hint = match (&self.host, &self.lan_hint) {
+            // The default port was taken: others must type where we are.
+            (Some(host), lan) if host.addr().port() != self.start.settings.host_addr.port() => {
+                let port = host.addr().port();
+                match lan {
+                    Some(lan) => format!(
+                        "Others join with the code and host 127.0.0.1:{port} (this machine) or {lan}"
+                    ),
+                    None => format!("Others join with the code and host 127.0.0.1:{port}"),
+                }
+            }
             (Some(_), Some(lan)) => {
                 format!("Players on this machine: just the code · on your network: host {lan}")
             }
