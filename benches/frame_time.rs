@@ -1,9 +1,10 @@
 //! Frame time of the real game under Xvfb with 8 players and the net graph
 //! on. The game (`arena play --create --net-graph true`) hosts its room on a
 //! signaling server in this process; 7 `arena bot` processes join it over
-//! real WebRTC on loopback. The bots run at the lowest CPU priority (`nice
-//! 19`): they stand for players on other machines, and on a 2-core box they
-//! would otherwise take the cores the game draws with. Every frame's duration
+//! real WebRTC on loopback. The bots run under `SCHED_IDLE` (`chrt --idle
+//! 0`: only on CPU time the game leaves): they stand for players on other
+//! machines, and on a 2-core box they would otherwise take the cores the
+//! game draws with (Mesa's software rasterizer uses both). Every frame's duration
 //! is logged with `--frame-times`; the first seconds (start-up, links
 //! opening) are left out.
 //!
@@ -32,8 +33,8 @@ fn percentile(sorted: &[f32], q: f64) -> f32 {
 }
 
 fn bot(url: &str, code: &str, i: usize) -> Child {
-    Command::new("nice")
-        .args(["-n", "19"])
+    Command::new("chrt")
+        .args(["--idle", "0"])
         .arg(env!("CARGO_BIN_EXE_arena"))
         .args([
             "bot",

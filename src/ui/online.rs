@@ -24,7 +24,7 @@ use super::game::{
     HUD_HEIGHT, arena_view, draw_arena, draw_crosshair, draw_players, draw_projectiles, local_input,
 };
 use super::hud;
-use super::netgraph::{GraphSample, NetGraph};
+use super::netgraph::{GraphLayer, GraphSample, NetGraph};
 use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
 use super::widgets::{Focus, button};
@@ -127,6 +127,7 @@ pub struct Online {
     effects: Effects,
     toasts: Toasts,
     graph: NetGraph,
+    graph_layer: GraphLayer,
     graph_on: bool,
     graph_next: f64,
     graph_prev: BTreeMap<NetId, GraphPrev>,
@@ -212,6 +213,7 @@ impl Online {
             effects: Effects::default(),
             toasts: Toasts::new(),
             graph: NetGraph::new(GRAPH_WINDOW),
+            graph_layer: GraphLayer::new(),
             graph_on: settings.net_graph,
             graph_next: 0.0,
             graph_prev: BTreeMap::new(),
@@ -290,7 +292,12 @@ impl Online {
         self.toasts.update(dt);
         self.sample_graph(now);
 
-        self.draw(text, now);
+        if self.graph_on {
+            // First, while nothing else is drawn (see `GraphLayer::update`).
+            self.graph_layer
+                .update(&self.graph, text, graph_area(), now);
+        }
+        self.draw(text);
         let mut action = self.draw_overlays(text);
         if is_quit_requested() {
             action = OnlineAction::Quit;
@@ -460,6 +467,7 @@ impl Online {
             return;
         }
         self.graph_next = now + 1.0 / GRAPH_HZ;
+        self.graph_layer.invalidate();
         for r in self.game.remotes() {
             let s = r.sync.stats();
             let prev = self.graph_prev.entry(r.net).or_default();
@@ -486,7 +494,7 @@ impl Online {
         }
     }
 
-    fn draw(&self, text: &Text, now: f64) {
+    fn draw(&self, text: &Text) {
         let world = &self.game.world;
         let local = self.game.local;
         let view = arena_view(world);
@@ -532,9 +540,7 @@ impl Online {
             hud::draw_scoreboard(world, local, text);
         }
         if self.graph_on {
-            let (w, h) = (420.0f32.min(screen_width() * 0.45), 430.0f32);
-            let area = Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h);
-            self.graph.draw(text, area, now);
+            self.graph_layer.draw(graph_area().point());
         }
         self.toasts.draw(text);
         if self.game.server_lost {
@@ -790,6 +796,12 @@ impl Drop for Online {
             b.stop();
         }
     }
+}
+
+/// Where the net graph goes: bottom right.
+fn graph_area() -> Rect {
+    let (w, h) = (420.0f32.min(screen_width() * 0.45), 430.0f32);
+    Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h)
 }
 
 /// Row `i` of the player panel (top left, under the HUD bar).
