@@ -97,6 +97,9 @@ struct PlayFlags {
     /// Show the net graph (F3 toggles it in a match; saved setting).
     #[arg(long, env = "ARENA_NET_GRAPH")]
     net_graph: Option<bool>,
+    /// Token for creating rooms on a server that requires one (saved setting).
+    #[arg(long, env = "ARENA_CREATE_TOKEN")]
+    create_token: Option<String>,
     /// Settings file (default: the OS config directory's p2p-arena/settings.toml).
     #[arg(long, env = "ARENA_CONFIG", value_name = "PATH")]
     config: Option<PathBuf>,
@@ -295,6 +298,7 @@ fn play(f: PlayFlags) -> anyhow::Result<()> {
         jitter_ms: f.jitter_ms,
         loss: f.loss,
         net_graph: f.net_graph,
+        create_token: f.create_token,
     };
     let args = PlayArgs {
         practice: f.practice,

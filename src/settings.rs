@@ -216,6 +216,9 @@ pub struct Settings {
     pub loss: f64,
     /// Show the network graph in matches.
     pub net_graph: bool,
+    /// Token for creating rooms on a server started with `--create-token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -235,6 +238,7 @@ impl Default for Settings {
             jitter_ms: 0.0,
             loss: 0.0,
             net_graph: false,
+            create_token: None,
         }
     }
 }
@@ -357,6 +361,8 @@ pub struct Overrides {
     pub loss: Option<f64>,
     /// Net graph on or off.
     pub net_graph: Option<bool>,
+    /// Room-creation token.
+    pub create_token: Option<String>,
 }
 
 /// What [`load`] found: the settings to use and, if the file had problems,
@@ -606,6 +612,10 @@ impl Settings {
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty());
         self.turn_pass = self.turn_pass.filter(|p| !p.is_empty());
+        self.create_token = self
+            .create_token
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
 
         self.latency_ms = clamp_f64(
             "latency_ms",
@@ -658,6 +668,9 @@ impl Settings {
         }
         if let Some(v) = &o.turn_pass {
             self.turn_pass = Some(v.clone()).filter(|p| !p.is_empty());
+        }
+        if let Some(v) = &o.create_token {
+            self.create_token = Some(v.trim().to_owned()).filter(|t| !t.is_empty());
         }
         if let Some(v) = o.latency_ms {
             self.latency_ms = v;
@@ -784,7 +797,7 @@ const HEADER: &str = "\
 ";
 
 /// Key, comment, example for a key that is unset.
-const KEY_DOCS: [(&str, &str, &str); 14] = [
+const KEY_DOCS: [(&str, &str, &str); 15] = [
     ("name", "Player name, 1 to 16 characters.", "\"Player\""),
     (
         "color",
@@ -835,6 +848,11 @@ const KEY_DOCS: [(&str, &str, &str); 14] = [
         "0.0",
     ),
     ("net_graph", "Show the network graph in matches.", "false"),
+    (
+        "create_token",
+        "Token for creating rooms on a server started with --create-token.",
+        "\"token\"",
+    ),
 ];
 
 /// `path` with `suffix` appended to its file name (`settings.toml.bad`).
@@ -935,6 +953,7 @@ fn parse(bytes: &[u8]) -> Parsed {
             "jitter_ms" => value.try_into().map(|v| s.jitter_ms = v),
             "loss" => value.try_into().map(|v| s.loss = v),
             "net_graph" => value.try_into().map(|v| s.net_graph = v),
+            "create_token" => value.try_into().map(|v| s.create_token = Some(v)),
             _ => {
                 issues.push((line, format!("line {line}: unknown key `{key}` ignored")));
                 lossy = true;
@@ -1058,6 +1077,7 @@ mod tests {
             jitter_ms: 10.0,
             loss: 0.05,
             net_graph: true,
+            create_token: Some("let-me-in".to_owned()),
         }
     }
 

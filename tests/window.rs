@@ -421,3 +421,31 @@ fn losing_the_server_shows_the_reconnecting_banner_and_play_goes_on() {
         "no reconnecting banner: {red} red pixels in {edge:?}"
     );
 }
+
+#[test]
+fn a_server_that_needs_a_token_is_explained_and_the_token_setting_opens_it() {
+    let config = arena_server::Config {
+        create_token: Some("let-me-in".into()),
+        ..arena_server::Config::default()
+    };
+    let server = EmbeddedServer::start("127.0.0.1:0".parse().unwrap(), config).expect("server");
+    let url = server.url();
+    // Without the token: the failure panel, no room.
+    let (img, stdout) =
+        screenshot_with_stdout("token-refused", &["--create", "--server", &url], 4.0);
+    assert!(!stdout.contains("ROOM "), "{stdout}");
+    let (cx, cy) = (640.0, 360.0);
+    let title = Rect::new(cx - 300.0, cy - 130.0, 600.0, 60.0);
+    let red = near_in(&img, title, arena::ui::theme::HEALTH_LOW, 16);
+    assert!(
+        red > 200,
+        "no 'Could not create a room' title: {red} red pixels"
+    );
+    // With it: a room.
+    let (_, stdout) = screenshot_with_stdout(
+        "token-accepted",
+        &["--create", "--server", &url, "--create-token", "let-me-in"],
+        4.0,
+    );
+    assert!(stdout.contains("ROOM "), "{stdout}");
+}

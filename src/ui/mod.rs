@@ -209,7 +209,7 @@ async fn app(config: PlayConfig) {
                 SettingsAction::None => None,
                 SettingsAction::Cancel => Some(app.menu(None)),
                 SettingsAction::Save(new) => {
-                    let status = app.save_settings(new);
+                    let status = app.save_settings(*new);
                     app.config.settings_warning = None;
                     Some(app.menu(status))
                 }

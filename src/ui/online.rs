@@ -185,6 +185,7 @@ impl Online {
         net_cfg.bind_ip = start.bind_ip;
         net_cfg.epoch = epoch;
         net_cfg.seed = start.seed;
+        net_cfg.create_token = settings.create_token.clone();
         let net = NetHandle::spawn(net_cfg).map_err(|e| StartError::Net(e.to_string()))?;
         let sync = SyncConfig {
             delay: settings.interp_delay.to_delay_mode(),
@@ -652,14 +653,14 @@ impl Online {
                 }
                 let retry = button(
                     text,
-                    Rect::new(cx - 250.0, cy + 60.0, 240.0, 52.0),
+                    Rect::new(cx - 250.0, cy + 40.0, 240.0, 52.0),
                     "Retry",
                     true,
                     is_key_pressed(KeyCode::Enter),
                 );
                 let back = button(
                     text,
-                    Rect::new(cx + 10.0, cy + 60.0, 240.0, 52.0),
+                    Rect::new(cx + 10.0, cy + 40.0, 240.0, 52.0),
                     "Main menu",
                     false,
                     false,
@@ -849,9 +850,10 @@ pub fn explain(kind: RoomErrorKind, message: &str, server: &str) -> String {
         RoomErrorKind::Full => "This room is full (8 players).".to_owned(),
         RoomErrorKind::BadCode => format!("That is not a room code: {message}"),
         RoomErrorKind::RateLimited => "Too many attempts: wait a few seconds and retry.".to_owned(),
-        RoomErrorKind::Unauthorized => {
-            format!("The server needs a token to create rooms: {message}")
-        }
+        RoomErrorKind::Unauthorized => format!(
+            "This server needs a token to create rooms: set create_token in the settings \
+             file, or start with --create-token (ARENA_CREATE_TOKEN). The server said: {message}"
+        ),
         RoomErrorKind::BadRequest => format!("The server refused the request: {message}"),
         RoomErrorKind::Unreachable => format!(
             "Cannot reach the server at {server}. Is the host's game running? From another \

@@ -33,7 +33,7 @@ pub enum SettingsAction {
     /// Leave without saving (Cancel, Esc).
     Cancel,
     /// Leave and use (and save) these settings; they passed [`Settings::validate`].
-    Save(Settings),
+    Save(Box<Settings>),
 }
 
 /// The editable rows, in focus order (left column, then right column).
@@ -287,7 +287,7 @@ impl SettingsScreen {
     fn try_save(&mut self) -> SettingsAction {
         let s = self.collect();
         match s.validate() {
-            Ok(()) => SettingsAction::Save(s),
+            Ok(()) => SettingsAction::Save(Box::new(s)),
             Err(e) => {
                 if let Some(row) = e.field().and_then(row_of_key) {
                     self.focus = row;
