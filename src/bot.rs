@@ -174,10 +174,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         let now = started.elapsed().as_secs_f64();
         for ev in net.events().try_iter() {
             if let NetEvent::PeerLeft { peer, .. } = &ev {
-                let sync = game
-                    .remotes()
-                    .find(|r| r.net == *peer)
-                    .map(|r| r.sync.stats());
+                let sync = game.remote(*peer).map(|r| r.sync.stats());
                 if let Some(r) = remotes.get_mut(peer) {
                     r.sync = sync;
                 }

@@ -15,21 +15,19 @@
 
 use std::collections::BTreeMap;
 
-use glam::Vec2;
-
 use crate::net::{
     CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, RoomErrorKind, Route,
 };
 use crate::proto::{GameEvent, NetId, PlayerState};
 use crate::sim::{InputFrame, MAX_PLAYERS, Map, Phase, PlayerId, Rules, SimEvent, World, math};
-use crate::sync::{DelayMode, PeerSync, Sample, SyncConfig};
+use crate::sync::{PeerSync, SyncConfig};
 
 /// Rules of a networked match: the practice rules without the match clock,
 /// which peers joining at different times could not agree on; a match ends
 /// when someone reaches the kill target, which every peer sees in the states.
 pub fn online_rules() -> Rules {
     Rules {
-        time_limit_ticks: u64::MAX,
+        time_limit_ticks: Rules::NO_TIME_LIMIT,
         ..Rules::default()
     }
 }
@@ -81,6 +79,8 @@ pub enum Notice {
     Joined(String),
     /// A player left.
     Left {
+        /// Its network id.
+        peer: NetId,
         /// Its name.
         name: String,
         /// Why.
@@ -132,7 +132,6 @@ pub struct Remote {
     /// Snapshot synchronisation of its avatar.
     pub sync: PeerSync,
     last: Option<PlayerState>,
-    last_sample: Option<Sample>,
     /// After a local restart: scores at least this high are from the match
     /// before, until its owner restarts too.
     stale_score: Option<(u16, u16)>,
@@ -143,11 +142,6 @@ impl Remote {
     /// The latest state received.
     pub fn last_state(&self) -> Option<&PlayerState> {
         self.last.as_ref()
-    }
-
-    /// What was drawn for it last (`None` until its first state).
-    pub fn last_sample(&self) -> Option<&Sample> {
-        self.last_sample.as_ref()
     }
 }
 
@@ -198,17 +192,14 @@ impl OnlineMatch {
         self.remotes.values()
     }
 
+    /// The remote player with network id `net`.
+    pub fn remote(&self, net: NetId) -> Option<&Remote> {
+        self.remotes.get(&net)
+    }
+
     /// The remote player in world slot `slot`.
     pub fn remote_in(&self, slot: PlayerId) -> Option<&Remote> {
         self.remotes.values().find(|r| r.slot == slot)
-    }
-
-    /// Sets the interpolation delay of every remote (and of later ones).
-    pub fn set_delay_mode(&mut self, mode: DelayMode) {
-        self.sync_config.delay = mode;
-        for r in self.remotes.values_mut() {
-            r.sync.set_delay_mode(mode);
-        }
     }
 
     fn net_of(&self, slot: PlayerId) -> Option<NetId> {
@@ -262,6 +253,7 @@ impl OnlineMatch {
                 let r = self.remotes.remove(peer)?;
                 self.world.remove_player(r.slot);
                 Some(Notice::Left {
+                    peer: *peer,
                     name: r.name,
                     reason: *reason,
                 })
@@ -359,7 +351,6 @@ impl OnlineMatch {
                 kbps_out: 0.0,
                 sync: PeerSync::new(self.sync_config),
                 last: None,
-                last_sample: None,
                 stale_score: None,
                 stats_at: None,
             },
@@ -498,7 +489,6 @@ impl OnlineMatch {
             let Some(sample) = r.sync.sample(now) else {
                 continue; // hidden until there is something to draw
             };
-            r.last_sample = Some(sample);
             let Some(p) = self.world.player_mut(r.slot) else {
                 continue;
             };
@@ -521,11 +511,6 @@ impl OnlineMatch {
             p.kills = u32::from(kills);
             p.deaths = u32::from(deaths);
         }
-    }
-
-    /// The local player's position (for the camera and the AI).
-    pub fn local_pos(&self) -> Vec2 {
-        self.world.player(self.local).map_or(Vec2::ZERO, |p| p.pos)
     }
 }
 

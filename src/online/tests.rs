@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::sim::{DT, PLAYER_RADIUS};
+use glam::Vec2;
 
 struct Peers {
     matches: Vec<OnlineMatch>,
@@ -351,7 +352,8 @@ fn the_local_player_is_pushed_off_a_remote_one() {
     p.place(0, Vec2::new(605.0, 400.0), 0.0);
     p.tick(&[]);
     let a = &p.matches[0];
-    let d = a.local_pos().distance(a.world.player(1).unwrap().pos);
+    let me = a.world.player(a.local).unwrap().pos;
+    let d = me.distance(a.world.player(1).unwrap().pos);
     assert!(d >= PLAYER_RADIUS * 2.0 - 0.01, "{d}");
 }
 

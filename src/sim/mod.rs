@@ -86,13 +86,24 @@ pub struct Rules {
     pub respawn_ticks: u32,
     /// Kills that win the match.
     pub kills_to_win: u32,
-    /// Length of a match in ticks.
+    /// Length of a match in ticks; [`Rules::NO_TIME_LIMIT`]: none (the
+    /// match ends by kills only).
     pub time_limit_ticks: u64,
     /// Ticks between the end of a match and the automatic restart.
     pub restart_ticks: u32,
     /// Ticks after a (re)spawn during which a player takes no damage
     /// (protection ends early when the player fires).
     pub spawn_protect_ticks: u32,
+}
+
+impl Rules {
+    /// A `time_limit_ticks` meaning "no match clock".
+    pub const NO_TIME_LIMIT: u64 = u64::MAX;
+
+    /// Whether matches have a clock (the HUD shows it).
+    pub fn has_clock(&self) -> bool {
+        self.time_limit_ticks != Self::NO_TIME_LIMIT
+    }
 }
 
 impl Default for Rules {

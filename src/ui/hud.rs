@@ -61,7 +61,7 @@ pub fn draw_bar(world: &World, local: PlayerId, text: &Text) {
         );
     }
     // Networked matches have no clock (see `online::online_rules`).
-    let centre = if world.rules.time_limit_ticks == u64::MAX {
+    let centre = if !world.rules.has_clock() {
         format!("first to {}", world.rules.kills_to_win)
     } else {
         format!(

@@ -75,6 +75,8 @@ struct App {
     /// own code (input, simulation, network events, queuing draw calls)
     /// before handing the frame to the GL driver, both ms.
     frame_ms: Vec<(f32, f32)>,
+    /// Rooms being left in the background (see [`Online::leave`]).
+    leaving: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl App {
@@ -134,7 +136,11 @@ impl App {
     }
 
     /// Writes the frame-time log (if asked for) and exits the process.
-    fn exit(&self, code: i32) -> ! {
+    fn exit(&mut self, code: i32) -> ! {
+        // Rooms left just before still say goodbye.
+        for h in self.leaving.drain(..) {
+            let _ = h.join();
+        }
         if let Some(path) = &self.config.frame_times {
             let lines: String = self
                 .frame_ms
@@ -158,6 +164,7 @@ async fn app(config: PlayConfig) {
     let mut app = App {
         settings: config.settings.clone(),
         frame_ms: Vec::new(),
+        leaving: Vec::new(),
         config,
     };
     let mut screen = match app.config.start.clone() {
@@ -244,8 +251,10 @@ async fn app(config: PlayConfig) {
             break; // the window's close button, on any screen
         }
         if let Some(next) = next {
-            // The old screen is dropped here: an online one leaves its room.
-            screen = next;
+            // An online screen leaves its room without freezing the window.
+            if let Screen::Online(online) = std::mem::replace(&mut screen, next) {
+                app.leaving.extend(online.leave());
+            }
         }
         if app.config.frame_times.is_some() {
             let now = Instant::now();

@@ -109,18 +109,34 @@ struct GraphPrev {
     extrapolated: u64,
 }
 
-/// The networked match screen. Field order is drop order: bots leave
-/// first, then the net thread says goodbye, then the embedded server stops.
-pub struct Online {
+/// What connects this screen to the room. Field order is drop order: bots
+/// leave first, then the net thread says goodbye, then the embedded server
+/// stops. Dropping it can take a second or two (see [`Online::leave`]).
+struct Link {
     bots: Vec<BotThread>,
     net: NetHandle,
     host: Option<EmbeddedServer>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Every bot starts leaving at once; the fields' drops then wait.
+        for b in &self.bots {
+            b.stop();
+        }
+    }
+}
+
+/// The networked match screen.
+pub struct Online {
+    link: Link,
     server_url: String,
     /// `host:port` others on the network can join at (hosting here).
     lan_hint: Option<String>,
     epoch: Instant,
     game: OnlineMatch,
-    intent: Intent,
+    /// The room code as people read it (`ABCD-EFGH`), once in the room.
+    room_label: Option<String>,
     stage: Stage,
     start: OnlineStart,
     mode: NetMode,
@@ -135,7 +151,6 @@ pub struct Online {
     menu: Option<Focus>,
     code_panel: bool,
     killed_by: Option<String>,
-    bots_wanted: usize,
     commands: Vec<NetCommand>,
 }
 
@@ -201,14 +216,16 @@ impl Online {
             sync,
         );
         let mut online = Online {
-            bots: Vec::new(),
-            net,
-            host,
+            link: Link {
+                bots: Vec::new(),
+                net,
+                host,
+            },
             server_url,
             lan_hint,
             epoch,
             game,
-            intent: start.intent.clone(),
+            room_label: None,
             stage: Stage::Connecting,
             mode: settings.mode,
             effects: Effects::default(),
@@ -222,7 +239,6 @@ impl Online {
             menu: None,
             code_panel: false,
             killed_by: None,
-            bots_wanted: start.bots,
             commands: Vec::new(),
             start,
         };
@@ -233,10 +249,21 @@ impl Online {
     /// Sends the create or join request.
     fn ask(&mut self) {
         self.stage = Stage::Connecting;
-        match &self.intent {
-            Intent::Create => self.net.send(NetCommand::CreateRoom),
-            Intent::Join(code) => self.net.send(NetCommand::JoinRoom(code.clone())),
+        match &self.start.intent {
+            Intent::Create => self.link.net.send(NetCommand::CreateRoom),
+            Intent::Join(code) => self.link.net.send(NetCommand::JoinRoom(code.clone())),
         }
+    }
+
+    /// Leaves the room on a thread of its own, so the window does not freeze
+    /// while bots and the net thread say goodbye; the handle tells when it
+    /// is done (wait for it before the process exits).
+    pub fn leave(self) -> Option<std::thread::JoinHandle<()>> {
+        let link = self.link;
+        std::thread::Builder::new()
+            .name("arena-leave".into())
+            .spawn(move || drop(link))
+            .ok()
     }
 
     fn now(&self) -> f64 {
@@ -247,7 +274,7 @@ impl Online {
     pub fn frame(&mut self, text: &Text, sounds: &Sounds) -> OnlineAction {
         let dt = get_frame_time().min(0.25);
         let now = self.now();
-        let events: Vec<NetEvent> = self.net.events().try_iter().collect();
+        let events: Vec<NetEvent> = self.link.net.events().try_iter().collect();
         for ev in &events {
             if let Some(notice) = self.game.handle(ev, now) {
                 if let Some(action) = self.on_notice(notice) {
@@ -284,7 +311,7 @@ impl Online {
         }
         if self.stage == Stage::Playing {
             for c in self.commands.drain(..) {
-                self.net.send(c);
+                self.link.net.send(c);
             }
         } else {
             self.commands.clear();
@@ -338,24 +365,23 @@ impl Online {
                 if first {
                     announce(&format!("ROOM {code}"));
                     announce(&format!("SERVER {}", self.server_url));
-                    self.code_panel = created && self.bots_wanted == 0;
-                    let n = self.bots_wanted;
-                    self.bots_wanted = 0;
-                    for _ in 0..n {
+                    self.code_panel = created && self.start.bots == 0;
+                    for _ in 0..self.start.bots {
                         self.add_bot();
                     }
+                    self.room_label = Some(grouped(&code));
                     let what = if created {
                         "Room created"
                     } else {
                         "Joined room"
                     };
-                    self.toasts
-                        .push(ToastKind::Good, format!("{what} {}", grouped(&code)));
+                    let label = self.room_label.as_deref().unwrap_or_default();
+                    self.toasts.push(ToastKind::Good, format!("{what} {label}"));
                 }
             }
             Notice::RoomFailed { kind, message } => {
                 let message = explain(kind, &message, &self.server_url);
-                match &self.intent {
+                match &self.start.intent {
                     Intent::Join(code) => {
                         return Some(OnlineAction::JoinFailed {
                             code: code.clone(),
@@ -384,24 +410,15 @@ impl Online {
                 self.code_panel = false;
                 self.toasts.push(ToastKind::Good, format!("{name} joined"));
             }
-            Notice::Left { name, reason } => {
+            Notice::Left { peer, name, reason } => {
                 announce(&format!("LEFT {name}"));
                 let (kind, msg) = match reason {
                     LeaveReason::TimedOut => (ToastKind::Warn, format!("{name} timed out")),
                     _ => (ToastKind::Info, format!("{name} left")),
                 };
                 self.toasts.push(kind, msg);
-                let live: Vec<NetId> = self.game.remotes().map(|r| r.net).collect();
-                let gone: Vec<NetId> = self
-                    .graph_prev
-                    .keys()
-                    .filter(|k| !live.contains(k))
-                    .copied()
-                    .collect();
-                for peer in gone {
-                    self.graph.forget(peer);
-                    self.graph_prev.remove(&peer);
-                }
+                self.graph.forget(peer);
+                self.graph_prev.remove(&peer);
             }
             Notice::Full(name) => self.toasts.push(
                 ToastKind::Warn,
@@ -442,7 +459,7 @@ impl Online {
         let Some(code) = self.game.room.clone() else {
             return;
         };
-        let n = self.bots.len();
+        let n = self.link.bots.len();
         let color = (self.start.settings.color as usize + 1 + n) % MAX_PLAYERS;
         let name = format!("Bot {}", theme::PLAYER_COLOR_NAMES[color]);
         let mut net = NetConfig::new(
@@ -456,7 +473,7 @@ impl Online {
         net.bind_ip = self.start.bind_ip;
         net.seed = self.start.seed.wrapping_add(1 + n as u64);
         match BotThread::spawn(net, code) {
-            Ok(bot) => self.bots.push(bot),
+            Ok(bot) => self.link.bots.push(bot),
             Err(e) => self
                 .toasts
                 .push(ToastKind::Bad, format!("cannot start {name}: {e}")),
@@ -523,9 +540,9 @@ impl Online {
             draw_crosshair();
         }
         hud::draw_bar(world, local, text);
-        if let Some(code) = &self.game.room {
+        if let Some(label) = &self.room_label {
             text.right(
-                &format!("Room {}", grouped(code)),
+                &format!("Room {label}"),
                 screen_width() - 90.0,
                 HUD_HEIGHT / 2.0 + 7.0,
                 16.0,
@@ -564,49 +581,21 @@ impl Online {
 
     /// The list of players at the top left: colour, name, route badge.
     fn draw_peer_panel(&self, text: &Text) {
-        let world = &self.game.world;
-        let mut rows: Vec<(u8, String, Option<Route>, String)> = Vec::new();
-        if let Some(me) = world.player(self.game.local) {
-            rows.push((me.id, format!("{} (you)", me.name), None, "you".to_owned()));
-        }
-        for r in self.game.remotes() {
-            rows.push((
-                r.slot,
-                r.name.clone(),
-                r.route,
-                route_label(r.route, r.candidate, r.rtt_ms),
-            ));
-        }
-        let x = 14.0;
         // Below the reconnecting banner while it shows.
         let shift = if self.game.server_lost { 36.0 } else { 0.0 };
-        for (i, (slot, name, route, label)) in rows.iter().enumerate() {
-            let mut row = peer_row(i);
-            row.y += shift;
-            draw_rectangle(row.x, row.y, row.w, row.h, theme::with_alpha(BLACK, 0.45));
-            draw_circle(
-                x + 9.0,
-                row.y + row.h / 2.0,
-                6.0,
-                theme::player_color(*slot),
-            );
-            text.draw(name, x + 20.0, row.y + 16.0, 14.0, theme::TEXT, false);
-            let mut badge = badge_cell(i);
-            badge.y += shift;
-            let color = if i == 0 {
-                theme::with_alpha(theme::TEXT_DIM, 0.5)
-            } else {
-                theme::with_alpha(route_color(*route), 0.9)
-            };
-            draw_rectangle(badge.x, badge.y, badge.w, badge.h, color);
-            text.centered(
-                label,
-                badge.x + badge.w / 2.0,
-                badge.y + badge.h - 4.0,
-                12.0,
-                theme::BACKGROUND,
-                true,
-            );
+        let me = self.game.world.player(self.game.local);
+        let mut i = 0;
+        if let Some(me) = me {
+            let name = format!("{} (you)", me.name);
+            let you = theme::with_alpha(theme::TEXT_DIM, 0.5);
+            peer_panel_row(text, i, shift, me.id, &name, you, "you");
+            i += 1;
+        }
+        for r in self.game.remotes() {
+            let color = theme::with_alpha(route_color(r.route), 0.9);
+            let label = route_label(r.route, r.candidate, r.rtt_ms);
+            peer_panel_row(text, i, shift, r.slot, &r.name, color, &label);
+            i += 1;
         }
     }
 
@@ -616,7 +605,7 @@ impl Online {
         let (cx, cy) = (sw / 2.0, sh / 2.0);
         match self.stage.clone() {
             Stage::Connecting => {
-                let what = match &self.intent {
+                let what = match &self.start.intent {
                     Intent::Create => "Creating a room…".to_owned(),
                     Intent::Join(code) => format!("Joining room {}…", grouped(code)),
                 };
@@ -676,19 +665,20 @@ impl Online {
             Stage::Playing => {}
         }
         if self.code_panel && self.menu.is_none() {
-            if let Some(code) = self.game.room.clone() {
-                self.draw_code_panel(text, &code);
+            if let Some(label) = self.room_label.clone() {
+                self.draw_code_panel(text, &label);
             }
         }
         self.draw_menu(text)
     }
 
+    /// The panel after Create room; `code` is the grouped room code.
     fn draw_code_panel(&mut self, text: &Text, code: &str) {
         let (cx, cy) = (screen_width() / 2.0, screen_height() / 2.0 - 20.0);
         panel(cx, cy, 640.0, 300.0);
         text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
-        text.centered(&grouped(code), cx, cy - 20.0, 72.0, theme::ACCENT, true);
-        let hint = match (&self.host, &self.lan_hint) {
+        text.centered(code, cx, cy - 20.0, 72.0, theme::ACCENT, true);
+        let hint = match (&self.link.host, &self.lan_hint) {
             // The default port was taken: others must type where we are.
             (Some(host), lan) if host.addr().port() != self.start.settings.host_addr.port() => {
                 let port = host.addr().port();
@@ -721,7 +711,7 @@ impl Online {
             is_key_pressed(KeyCode::Enter),
         );
         if copy {
-            copy_to_clipboard(&grouped(code));
+            copy_to_clipboard(code);
             self.toasts.push(ToastKind::Good, "Room code copied");
         }
         if play {
@@ -762,7 +752,7 @@ impl Online {
             Some(0) => self.menu = None,
             Some(1) => {
                 self.mode = next_mode(self.mode);
-                self.net.send(NetCommand::SetMode(self.mode));
+                self.link.net.send(NetCommand::SetMode(self.mode));
                 self.toasts.push(
                     ToastKind::Info,
                     format!("Network mode: {}", mode_label(self.mode)),
@@ -777,8 +767,8 @@ impl Online {
                 }
             }
             Some(4) => {
-                if let Some(code) = &self.game.room {
-                    copy_to_clipboard(&grouped(code));
+                if let Some(label) = &self.room_label {
+                    copy_to_clipboard(label);
                     self.toasts.push(ToastKind::Good, "Room code copied");
                 }
             }
@@ -790,19 +780,40 @@ impl Online {
     }
 }
 
-impl Drop for Online {
-    fn drop(&mut self) {
-        // Every bot starts leaving at once; the fields' drops then wait.
-        for b in &self.bots {
-            b.stop();
-        }
-    }
-}
-
 /// Where the net graph goes: bottom right.
 fn graph_area() -> Rect {
     let (w, h) = (420.0f32.min(screen_width() * 0.45), 430.0f32);
     Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h)
+}
+
+/// Row `i` of the player panel, moved down by `shift`: colour dot, name,
+/// and a badge of `badge_color` saying `label`.
+fn peer_panel_row(
+    text: &Text,
+    i: usize,
+    shift: f32,
+    slot: u8,
+    name: &str,
+    badge_color: Color,
+    label: &str,
+) {
+    let mut row = peer_row(i);
+    row.y += shift;
+    draw_rectangle(row.x, row.y, row.w, row.h, theme::with_alpha(BLACK, 0.45));
+    let x = row.x + 4.0;
+    draw_circle(x + 9.0, row.y + row.h / 2.0, 6.0, theme::player_color(slot));
+    text.draw(name, x + 20.0, row.y + 16.0, 14.0, theme::TEXT, false);
+    let mut badge = badge_cell(i);
+    badge.y += shift;
+    draw_rectangle(badge.x, badge.y, badge.w, badge.h, badge_color);
+    text.centered(
+        label,
+        badge.x + badge.w / 2.0,
+        badge.y + badge.h - 4.0,
+        12.0,
+        theme::BACKGROUND,
+        true,
+    );
 }
 
 /// Row `i` of the player panel (top left, under the HUD bar).
