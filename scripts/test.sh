@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what the
-# tests need (Xvfb and Mesa for the window tests, ALSA headers for the sound
-# feature, coturn for the TURN test, python-socketio for the server
-# compatibility test), then runs fmt, clippy and every test of the workspace.
-# `.ci/run` calls exactly this.
+# tests need (Xvfb and Mesa for the window tests, the ALSA library for the
+# sound feature, coturn for the TURN tests, iproute2, iptables and conntrack
+# for the NAT lab, python-socketio for the server compatibility test), then
+# runs fmt, clippy and every test of the workspace. `.ci/run` calls exactly
+# this (with CI=true, so the NAT lab cannot be skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
 # --- system packages ---------------------------------------------------------
-packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 libasound2-dev pkg-config coturn)
+# The ALSA runtime library (build.rs links it without the -dev package);
+# Debian 13 and Ubuntu 24.04 renamed it libasound2t64.
+alsa=libasound2
+apt-cache show libasound2t64 >/dev/null 2>&1 && alsa=libasound2t64
+packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 "$alsa"
+    pkg-config coturn iproute2 iptables conntrack)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
