@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use crate::ai::Ai;
 use crate::net::{
-    CandidateKind, LinkConditions, NetCommand, NetConfig, NetEvent, NetHandle, NetMode, PeerStats,
-    Route,
+    CandidateKind, CandidatePair, LinkConditions, NetCommand, NetConfig, NetEvent, NetHandle,
+    NetMode, PeerStats, Route,
 };
 use crate::online::OnlineMatch;
 use crate::proto::{Bounds, GameEvent, NetId};
@@ -50,6 +50,9 @@ pub struct BotConfig {
     /// Send this many numbered reliable events (`Chat("series i")`) at 40/s
     /// once a first peer is there.
     pub events: u32,
+    /// Start those events once this many peers are in the room (at least 1),
+    /// so every peer can receive the whole series.
+    pub events_after_peers: usize,
     /// Switch to this mode after this long in the room (tests of live switching).
     pub switch_mode: Option<(Duration, NetMode)>,
     /// Seed of the AI and the simulation.
@@ -88,8 +91,12 @@ pub struct PeerReport {
     pub name: String,
     /// Route at the end.
     pub route: Option<Route>,
-    /// Candidate type at the end, when on WebRTC.
+    /// Candidate type at the end, when on WebRTC (`relay` when TURN relays it).
     pub candidate: Option<CandidateKind>,
+    /// The candidate pair of the last WebRTC link: types and addresses.
+    pub pair: Option<CandidatePair>,
+    /// Why the last WebRTC attempt failed, if one did.
+    pub p2p_failure: Option<String>,
     /// Every route it had, in order.
     pub routes: Vec<Route>,
     /// Seconds after our joining when it first went on WebRTC.
@@ -133,6 +140,21 @@ struct Remote {
     last_state_at: Option<f64>,
 }
 
+impl Remote {
+    fn new() -> Remote {
+        Remote {
+            report: PeerReport {
+                series_in_order: true,
+                ..PeerReport::default()
+            },
+            sync: None,
+            rtts: Vec::new(),
+            next_series: 0,
+            last_state_at: None,
+        }
+    }
+}
+
 /// Runs the bot to the end; prints progress lines to `out`.
 pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport> {
     let started = Instant::now();
@@ -165,6 +187,8 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         peers: BTreeMap::new(),
     };
     let mut remotes: BTreeMap<NetId, Remote> = BTreeMap::new();
+    // Members we never heard from (no `Hello`: WebRTC-only with no link), by socket id.
+    let mut unknown: BTreeMap<String, PeerStats> = BTreeMap::new();
     let mut joined_at: Option<f64> = None;
     let mut tick: u64 = 0;
     let mut commands = Vec::new();
@@ -194,16 +218,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                 NetEvent::PeerJoined { peer, name, .. } => {
                     writeln!(out, "JOINED {peer:016x} {name}")?;
                     let since = joined_at.map(|j| now - j);
-                    let r = remotes.entry(peer).or_insert_with(|| Remote {
-                        report: PeerReport {
-                            series_in_order: true,
-                            ..PeerReport::default()
-                        },
-                        sync: None,
-                        rtts: Vec::new(),
-                        next_series: 0,
-                        last_state_at: None,
-                    });
+                    let r = remotes.entry(peer).or_insert_with(Remote::new);
                     r.report.name = name;
                     r.report.left = None;
                     r.report.joined_after_s.get_or_insert(since.unwrap_or(0.0));
@@ -221,7 +236,10 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                 } => {
                     let c = candidate.map_or("-", CandidateKind::as_str);
                     writeln!(out, "ROUTE {peer:016x} {route} {c}")?;
-                    if let Some(r) = remotes.get_mut(&peer) {
+                    // A peer we have no `Hello` from (WebRTC-only with no
+                    // path) is still reported, with its route and why.
+                    {
+                        let r = remotes.entry(peer).or_insert_with(Remote::new);
                         let since = joined_at.map_or(0.0, |j| now - j);
                         r.report.routes.push(route);
                         r.report.route = Some(route);
@@ -275,7 +293,10 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                 }
                 NetEvent::Stats(stats) => {
                     for s in stats {
-                        if let Some(r) = remotes.get_mut(&s.peer) {
+                        if s.peer == 0 {
+                            unknown.insert(s.sid.clone(), s);
+                        } else if let Some(r) = remotes.get_mut(&s.peer) {
+                            unknown.remove(&s.sid);
                             r.report.net = Some(s);
                         }
                     }
@@ -330,7 +351,16 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         for c in commands.drain(..) {
             net.send(c);
         }
-        if report.events_sent < config.events && !remotes.is_empty() && now >= next_series_at {
+        let joined_peers = remotes
+            .values()
+            .filter(|r| r.report.left.is_none() && !r.report.name.is_empty())
+            .count();
+        let series_started = report.events_sent > 0;
+        let enough_peers = joined_peers >= config.events_after_peers.max(1);
+        if report.events_sent < config.events
+            && (series_started || enough_peers)
+            && now >= next_series_at
+        {
             next_series_at = now + 1.0 / SERIES_RATE;
             net.send(NetCommand::SendEvent(GameEvent::Chat(format!(
                 "{SERIES}{}",
@@ -361,6 +391,10 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         }
     }
     for (id, mut r) in remotes {
+        if let Some(net) = &r.report.net {
+            r.report.pair = net.pair.clone();
+            r.report.p2p_failure = net.p2p_failure.clone();
+        }
         r.rtts.sort_by(f64::total_cmp);
         r.report.rtt_p50_ms = percentile(&r.rtts, 0.50);
         r.report.rtt_p99_ms = percentile(&r.rtts, 0.99);
@@ -369,6 +403,16 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
         r.report.sync_extrapolated = s.extrapolated_ratio();
         r.report.sync_held = s.held_ratio();
         report.peers.insert(format!("{id:016x}"), r.report);
+    }
+    for (sid, s) in unknown {
+        let report_of = PeerReport {
+            route: s.route,
+            routes: s.route.into_iter().collect(),
+            p2p_failure: s.p2p_failure.clone(),
+            net: Some(s),
+            ..PeerReport::default()
+        };
+        report.peers.insert(format!("sid:{sid}"), report_of);
     }
     if let Some(path) = &config.report {
         let json = serde_json::to_string_pretty(&report)?;
@@ -399,6 +443,7 @@ impl BotThread {
             duration: Duration::from_secs(7 * 24 * 3600),
             report: None,
             events: 0,
+            events_after_peers: 1,
             switch_mode: None,
             stop: Some(stop.clone()),
         };

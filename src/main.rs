@@ -185,6 +185,9 @@ struct BotFlags {
     /// Send this many numbered reliable events (40 per second).
     #[arg(long, default_value_t = 0)]
     events: u32,
+    /// Start the series once this many peers are in the room.
+    #[arg(long, default_value_t = 1)]
+    events_after_peers: usize,
     /// Local IP address for WebRTC (0.0.0.0: every interface).
     #[arg(long, default_value = "0.0.0.0")]
     bind: IpAddr,
@@ -255,6 +258,7 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
         duration: Duration::from_secs_f64(f.duration),
         report: f.report,
         events: f.events,
+        events_after_peers: f.events_after_peers,
         switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
         seed,
         stop: None,

@@ -282,8 +282,11 @@ pub enum NetEvent {
 /// Statistics of one peer link.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct PeerStats {
-    /// The peer.
+    /// The peer (0 until its `Hello` arrives: a WebRTC-only peer with no
+    /// link never gets one).
     pub peer: NetId,
+    /// Its Socket.IO id.
+    pub sid: String,
     /// Its name.
     pub name: String,
     /// Current route.
@@ -316,6 +319,11 @@ pub struct PeerStats {
     pub joined_after: Option<f64>,
     /// Seconds from its discovery to the WebRTC channels opening.
     pub p2p_open_after: Option<f64>,
+    /// The candidate pair of the current (or last) WebRTC link.
+    pub pair: Option<super::route::CandidatePair>,
+    /// Why the last WebRTC attempt failed (`timed out`, `ICE failed`, `no
+    /// candidates from the peer`, `TURN refused`, ... with the candidates seen).
+    pub p2p_failure: Option<String>,
     /// Current state send rate to it after congestion back-off, Hz.
     pub send_rate_hz: f64,
 }

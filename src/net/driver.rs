@@ -35,6 +35,8 @@ use super::signaling::{Inbound, RequestError, Signaling};
 use crate::proto::{self, GameEvent, Message, NetId};
 use crate::sync::SendThrottle;
 
+/// How a P2P attempt closed by the route policy's timeout is reported.
+const TIMED_OUT: &str = "timed out: not open within the P2P timeout";
 /// Timer tick of the loop (route timeouts, resends, pings).
 const TICK: Duration = Duration::from_millis(20);
 /// How long `hello` may go unanswered before the server counts as core-only.
@@ -669,7 +671,11 @@ impl Driver {
                         return self.emit(NetEvent::RoomFailed { kind, message });
                     }
                 }
-                if e.error != ErrorCode::RateLimited {
+                // A message to a player who left a moment ago (its
+                // `user_left` is on the way) is not worth showing.
+                let gone = e.error == ErrorCode::NotFound
+                    && matches!(e.event.as_str(), "relay" | "signal" | "broadcast");
+                if e.error != ErrorCode::RateLimited && !gone {
                     self.emit(NetEvent::Error(format!(
                         "server: {} ({})",
                         e.message, e.event
@@ -927,9 +933,11 @@ impl Driver {
                     sig.signal(&sid, v);
                 }
             }
-            PcEvent::Open(kind) => {
+            PcEvent::Open(pair) => {
+                let kind = pair.kind();
                 tracing::info!(%sid, candidate = kind.as_str(), after_s = now - peer.discovered, "WebRTC link open");
                 peer.link.on_open(kind);
+                peer.stats.pair = Some(pair);
                 peer.stats
                     .p2p_open_after
                     .get_or_insert(now - peer.discovered);
@@ -938,6 +946,18 @@ impl Driver {
             PcEvent::Message(bytes) => self.on_bytes(&sid, &bytes, false),
             PcEvent::Failed(why) => {
                 tracing::info!(%sid, "WebRTC link down: {why}");
+                // A close we asked for after the P2P timeout keeps that reason.
+                peer.stats.p2p_failure = Some(match peer.stats.p2p_failure.take() {
+                    Some(timeout)
+                        if timeout.starts_with(TIMED_OUT) && why.starts_with("closed") =>
+                    {
+                        format!(
+                            "{TIMED_OUT} ({})",
+                            why.trim_start_matches("closed ").trim_matches(['(', ')'])
+                        )
+                    }
+                    _ => why,
+                });
                 peer.pc = None;
                 let policy = self.cfg.policy;
                 peer.link.on_failed(now, &policy);
@@ -1296,6 +1316,9 @@ impl Driver {
                 LinkAction::Offer => self.start_offer(&sid),
                 LinkAction::Close => {
                     if let Some(pc) = peer.pc.take() {
+                        if mode != NetMode::SignalingOnly {
+                            peer.stats.p2p_failure = Some(TIMED_OUT.to_owned());
+                        }
                         pc.close();
                     }
                 }
@@ -1381,10 +1404,10 @@ impl Driver {
         let policy = self.cfg.policy;
         let stats: Vec<PeerStats> = self
             .peers
-            .values()
-            .filter(|p| p.id.is_some())
-            .map(|p| {
+            .iter()
+            .map(|(sid, p)| {
                 let mut s = p.stats.clone();
+                s.sid.clone_from(sid);
                 s.route = Some(p.link.route(self.mode, now, &policy));
                 s.candidate = p.link.candidate();
                 s.send_rate_hz = p.throttle.effective_rate();

@@ -40,7 +40,7 @@ pub use api::{
     LeaveReason, LinkConditions, NetCommand, NetConfig, NetEvent, PeerStats, RoomErrorKind,
 };
 pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
-pub use route::{CandidateKind, NetMode, Route, RoutePolicy};
+pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
 
 use driver::{Driver, Internal};
 

@@ -35,7 +35,7 @@ use webrtc::runtime::{
 };
 
 use super::driver::Internal;
-use super::route::CandidateKind;
+use super::route::{CandidateKind, CandidatePair};
 
 /// Label of the unreliable channel.
 pub const STATE_LABEL: &str = "state";
@@ -73,11 +73,13 @@ pub enum Channel {
 pub enum PcEvent {
     /// A local description or candidate to forward as `signal` (browser JSON).
     LocalSignal(Value),
-    /// Both channels are open; the selected pair's local candidate type.
-    Open(CandidateKind),
+    /// Both channels are open over this candidate pair.
+    Open(CandidatePair),
     /// A message arrived on either channel.
     Message(Vec<u8>),
-    /// The connection failed or closed; it is gone.
+    /// The connection failed or closed; it is gone. Why, in words that
+    /// start with the kind of failure (`ICE failed`, `no candidates`, `TURN
+    /// refused`, `closed`) and end with the candidates seen.
     Failed(String),
 }
 
@@ -139,10 +141,7 @@ impl PeerConn {
                 generation: setup.generation,
                 driver,
             };
-            let why = match run(setup, cmd_rx, out_rx, queued, &report).await {
-                Ok(()) => "closed".to_owned(),
-                Err(e) => e,
-            };
+            let why = run(setup, cmd_rx, out_rx, queued, &report).await;
             report.send(PcEvent::Failed(why));
         });
         conn
@@ -226,17 +225,105 @@ async fn run(
     mut out: mpsc::Receiver<(Channel, Vec<u8>)>,
     queued: Arc<AtomicUsize>,
     report: &Reporter,
-) -> Result<(), String> {
+) -> String {
     let (local_tx, mut local) = mpsc::unbounded_channel();
     let cap = Arc::new(AtomicU64::new(CONNECTING_SLEEP_CAP.as_micros() as u64));
     let runtime = Arc::new(CappedRuntime { cap: cap.clone() });
-    let pc = build(&setup, local_tx.clone(), runtime).await?;
+    let pc = match build(&setup, local_tx.clone(), runtime).await {
+        Ok(pc) => pc,
+        Err(e) => return e,
+    };
+    let mut seen = Seen::new(&setup);
     let result = drive(
-        &setup, &*pc, &cap, local_tx, &mut local, &mut cmd, &mut out, &queued, report,
+        &setup, &*pc, &cap, local_tx, &mut local, &mut cmd, &mut out, &queued, report, &mut seen,
     )
     .await;
     let _ = pc.close().await;
-    result
+    seen.explain(&result.err().unwrap_or_else(|| "closed".into()))
+}
+
+/// What a connection saw of candidates: for the selected pair's TURN
+/// judgement and for saying why an attempt failed.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Our candidates by type: host, srflx, prflx, relay.
+    local: [u32; 4],
+    /// Candidates the peer signaled.
+    remote: u32,
+    /// Addresses of our own relay candidates (the TURN server's relay IPs).
+    relay_ips: Vec<IpAddr>,
+    /// Whether a TURN URL this stack can use (UDP) was configured.
+    turn_configured: bool,
+    /// Whether a TCP or TLS TURN URL was configured (webrtc 0.21 skips them).
+    turn_tcp_only: bool,
+}
+
+impl Seen {
+    fn new(setup: &PcSetup) -> Seen {
+        let turn_urls: Vec<&String> = setup
+            .ice_servers
+            .iter()
+            .flat_map(|s| &s.urls)
+            .filter(|u| u.starts_with("turn:") || u.starts_with("turns:"))
+            .collect();
+        let udp = |u: &&String| u.starts_with("turn:") && !u.contains("transport=tcp");
+        Seen {
+            turn_configured: turn_urls.iter().any(udp),
+            turn_tcp_only: !turn_urls.is_empty() && !turn_urls.iter().any(udp),
+            ..Seen::default()
+        }
+    }
+
+    /// Notes one of our candidates (`candidate:… <ip> <port> typ <type> …`).
+    fn local_candidate(&mut self, candidate: &str) {
+        let fields: Vec<&str> = candidate.split_whitespace().collect();
+        let typ = fields
+            .iter()
+            .position(|f| *f == "typ")
+            .and_then(|i| fields.get(i + 1));
+        let slot = match typ.copied() {
+            Some("host") => 0,
+            Some("srflx") => 1,
+            Some("prflx") => 2,
+            Some("relay") => 3,
+            _ => return,
+        };
+        self.local[slot] += 1;
+        if slot == 3 {
+            if let Some(ip) = fields.get(4).and_then(|a| a.parse().ok()) {
+                self.relay_ips.push(ip);
+            }
+        }
+    }
+
+    /// Why the attempt ended, with the kind first: `what` is the immediate
+    /// cause (`ICE failed`, `closed`, ...).
+    fn explain(&self, what: &str) -> String {
+        let [host, srflx, prflx, relay] = self.local;
+        let counts = format!(
+            "ours: host {host}, srflx {srflx}, prflx {prflx}, relay {relay}; theirs: {}",
+            self.remote
+        );
+        if what == "closed" {
+            return format!("closed ({counts})");
+        }
+        let kind = if self.remote == 0 {
+            "no candidates from the peer".to_owned()
+        } else if host + srflx + relay == 0 {
+            "no local candidates".to_owned()
+        } else if self.turn_configured && relay == 0 {
+            "TURN refused or unreachable: no relay candidate".to_owned()
+        } else if self.turn_tcp_only {
+            "TURN over TCP/TLS only, which webrtc 0.21 cannot use".to_owned()
+        } else {
+            String::new()
+        };
+        if kind.is_empty() {
+            format!("{what} ({counts})")
+        } else {
+            format!("{kind}; {what} ({counts})")
+        }
+    }
 }
 
 async fn build(
@@ -298,6 +385,7 @@ async fn drive(
     out: &mut mpsc::Receiver<(Channel, Vec<u8>)>,
     queued: &AtomicUsize,
     report: &Reporter,
+    seen: &mut Seen,
 ) -> Result<(), String> {
     let mut state_dc: Option<Arc<dyn DataChannel>> = None;
     let mut events_dc: Option<Arc<dyn DataChannel>> = None;
@@ -385,6 +473,7 @@ async fn drive(
                             if setup.block_p2p || candidate.candidate.is_empty() {
                                 continue;
                             }
+                            seen.remote += 1;
                             let init = RTCIceCandidateInit {
                                 candidate: candidate.candidate,
                                 sdp_mid: candidate.sdp_mid,
@@ -404,6 +493,7 @@ async fn drive(
             ev = local.recv() => match ev {
                 None => return Err("connection task lost its events".into()),
                 Some(Local::Candidate(init)) => {
+                    seen.local_candidate(&init.candidate);
                     if !setup.block_p2p && !init.candidate.is_empty() {
                         report.send(PcEvent::LocalSignal(candidate_json(init)));
                     }
@@ -433,12 +523,16 @@ async fn drive(
                         Channel::Events => open.1 = true,
                     }
                     if open == (true, true) && reported_open.is_none() {
-                        let (kind, relay_socket) = selected_pair(pc).await.unwrap_or((CandidateKind::Host, None));
-                        reported_open = Some(kind);
+                        let unknown = || (CandidateKind::Host, String::new());
+                        let (pair, relay_socket) = selected_pair(pc, &seen.relay_ips)
+                            .await
+                            .unwrap_or_else(|| (CandidatePair::new(unknown(), unknown(), &[]), None));
+                        tracing::info!(sid = %setup.sid, ?pair, "selected candidate pair");
+                        reported_open = Some(pair.kind());
                         // Open: back to the driver's own timers (no idle wake-ups).
                         cap.store(u64::MAX, Ordering::Relaxed);
                         poke = relay_socket.and_then(|t| Poke::new(setup.bind_ip, t));
-                        report.send(PcEvent::Open(kind));
+                        report.send(PcEvent::Open(pair));
                     }
                 }
                 Some(Local::Closed) => return Err("data channel closed".into()),
@@ -488,19 +582,31 @@ async fn add_candidate(pc: &dyn PeerConnection, c: RTCIceCandidateInit) {
     }
 }
 
-/// The selected candidate pair: its type (`relay` if either end is relayed
-/// by TURN) and, when our end is a TURN relay, the address of our own UDP
-/// socket (see [`Poke`]).
-async fn selected_pair(pc: &dyn PeerConnection) -> Option<(CandidateKind, Option<SocketAddr>)> {
+/// The selected candidate pair (judged `turn` if either end is a TURN
+/// relay address: see [`CandidatePair::new`]) and, when our end is a TURN
+/// relay, the address of our own UDP socket (see [`Poke`]).
+async fn selected_pair(
+    pc: &dyn PeerConnection,
+    relay_ips: &[IpAddr],
+) -> Option<(CandidatePair, Option<SocketAddr>)> {
     let ice = pc.sctp().await?.transport().ice_transport();
     let pair = ice.get_selected_candidate_pair().await.ok()??;
     let (local, remote) = (pair.local(), pair.remote());
-    let kind = match (local.typ, remote.typ) {
-        (RTCIceCandidateType::Relay, _) | (_, RTCIceCandidateType::Relay) => CandidateKind::Relay,
-        (RTCIceCandidateType::Srflx, _) => CandidateKind::Srflx,
-        (RTCIceCandidateType::Prflx, _) => CandidateKind::Prflx,
+    let kind = |t: RTCIceCandidateType| match t {
+        RTCIceCandidateType::Relay => CandidateKind::Relay,
+        RTCIceCandidateType::Srflx => CandidateKind::Srflx,
+        RTCIceCandidateType::Prflx => CandidateKind::Prflx,
         _ => CandidateKind::Host,
     };
+    let addr = |a: &str, port: u16| match a.parse::<IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, port).to_string(),
+        Err(_) => format!("{a}:{port}"),
+    };
+    let pair = CandidatePair::new(
+        (kind(local.typ), addr(&local.address, local.port)),
+        (kind(remote.typ), addr(&remote.address, remote.port)),
+        relay_ips,
+    );
     let socket = (local.typ == RTCIceCandidateType::Relay)
         .then(|| {
             format!("{}:{}", local.related_address, local.related_port)
@@ -508,7 +614,7 @@ async fn selected_pair(pc: &dyn PeerConnection) -> Option<(CandidateKind, Option
                 .ok()
         })
         .flatten();
-    Some((kind, socket))
+    Some((pair, socket))
 }
 
 /// Wakes a connection's driver after sends through TURN.

@@ -100,6 +100,60 @@ impl CandidateKind {
     }
 }
 
+/// The candidate pair a WebRTC link was opened on (from the selected pair).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidatePair {
+    /// Our candidate's type.
+    pub local: CandidateKind,
+    /// Our candidate's address (`ip:port`).
+    pub local_addr: String,
+    /// The peer's candidate's type, as we know it.
+    pub remote: CandidateKind,
+    /// The peer's candidate's address (`ip:port`).
+    pub remote_addr: String,
+    /// Whether a TURN server relays the pair (see [`CandidatePair::new`]).
+    pub turn: bool,
+}
+
+impl CandidatePair {
+    /// A pair, judged `turn` when either end is a TURN relay address: a
+    /// `relay` candidate on either side, or a peer address on the IP of one
+    /// of our own relay candidates (`relay_ips`: the TURN server's relay
+    /// address, which a check can make us learn as peer-reflexive before the
+    /// peer's relay candidate is signaled).
+    pub fn new(
+        local: (CandidateKind, String),
+        remote: (CandidateKind, String),
+        relay_ips: &[std::net::IpAddr],
+    ) -> CandidatePair {
+        let remote_ip = remote
+            .1
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|a| a.ip());
+        let turn = local.0 == CandidateKind::Relay
+            || remote.0 == CandidateKind::Relay
+            || remote_ip.is_some_and(|ip| relay_ips.contains(&ip));
+        CandidatePair {
+            local: local.0,
+            local_addr: local.1,
+            remote: remote.0,
+            remote_addr: remote.1,
+            turn,
+        }
+    }
+
+    /// The candidate type the route reports: `relay` when relayed by TURN,
+    /// else our own candidate's type.
+    pub fn kind(&self) -> CandidateKind {
+        if self.turn {
+            CandidateKind::Relay
+        } else {
+            self.local
+        }
+    }
+}
+
 /// Where game traffic to one peer goes right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -306,6 +360,29 @@ impl Link {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pair_is_turn_when_either_end_is_a_relay_address() {
+        let relay_ip = [std::net::IpAddr::from([198, 18, 0, 2])];
+        let host = |a: &str| (CandidateKind::Host, a.to_owned());
+        let direct = CandidatePair::new(host("10.1.0.2:5000"), host("10.1.0.3:6000"), &relay_ip);
+        assert!(!direct.turn);
+        assert_eq!(direct.kind(), CandidateKind::Host);
+        let ours = CandidatePair::new(
+            (CandidateKind::Relay, "198.18.0.2:50000".into()),
+            (CandidateKind::Srflx, "198.18.1.1:4000".into()),
+            &[],
+        );
+        assert!(ours.turn);
+        // The peer's relay address learnt from a check (peer-reflexive).
+        let learnt = CandidatePair::new(
+            host("10.1.0.2:5000"),
+            (CandidateKind::Prflx, "198.18.0.2:51000".into()),
+            &relay_ip,
+        );
+        assert!(learnt.turn);
+        assert_eq!(learnt.kind(), CandidateKind::Relay);
+    }
 
     const P: RoutePolicy = RoutePolicy {
         p2p_timeout: 5.0,

@@ -1,0 +1,711 @@
+//! The NAT lab: an "internet" and home networks behind NAT routers, made of
+//! Linux network namespaces on this machine, with the real `arena server`,
+//! real coturn and real `arena bot` processes inside them.
+//!
+//! ```text
+//!                 internet: bridge br0 in namespace <id>i, 198.18.0.0/15
+//!   ┌──────────────┬───────────────┬──────────────────┬──────────────────┐
+//!  srv 198.18.0.2  public host     router 198.18.1.n   router ...
+//!  arena server    198.18.2.k      (NAT kind)          │
+//!  coturn :3478                    lan 10.n.0.1/24     │
+//!                                  │                    │
+//!                                  home host 10.n.0.2   ...
+//! ```
+//!
+//! Every address lives inside namespaces the lab creates; nothing routes
+//! out of the machine and nothing is added to the machine's own namespace
+//! (veth ends are created directly inside their namespaces). Names carry a
+//! per-run id (`al<pid><n>`), and `Drop` kills every process and deletes
+//! every namespace, on success, failure and panic; the iptables rules live
+//! in the namespaces and go with them. A run killed with SIGKILL leaves its
+//! namespaces behind: the next lab deletes those of dead processes.
+//!
+//! Routers model home routers (see [`Nat`]); each one drops unsolicited
+//! inbound packets to itself (`INPUT -i wan --ctstate NEW -j DROP`), as real
+//! ones do. Without that rule, the other player's first hole-punching packet
+//! is accepted by the router and leaves a conntrack entry that clashes with
+//! the mapping the player's own packet needs; Linux then picks another source
+//! port and a MASQUERADE "cone" behaves symmetric.
+//!
+//! Needs root (namespaces, iptables), `ip` (iproute2), `iptables`,
+//! `conntrack` and coturn's `turnserver`; `scripts/test.sh` installs them.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The server namespace's address on the internet segment.
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+/// The internet's backbone: the bridge's own address, a default gateway
+/// that forwards nothing.
+pub const BACKBONE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+/// coturn's port (inside the server namespace: no clash with the host).
+pub const TURN_PORT: u16 = 3478;
+/// The signaling server's port (inside the server namespace).
+pub const SIGNAL_PORT: u16 = 3536;
+/// TURN REST secret shared by the server and coturn.
+const SECRET: &str = "lab-secret";
+/// How long a lab step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(40);
+
+/// How a home router translates addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// 1:1 NAT (NETMAP both ways): the host's ports appear unchanged on the
+    /// router's public address, and anything may reach them
+    /// (endpoint-independent mapping and filtering).
+    OneToOne,
+    /// Port-restricted cone: `MASQUERADE` (Linux keeps the source port when
+    /// it can: endpoint-independent mapping; replies only from where the
+    /// host sent to).
+    Cone,
+    /// Symmetric: `MASQUERADE --random-fully`, a new public port per
+    /// destination.
+    Symmetric,
+    /// Cone, and every UDP packet dropped (only TCP gets through).
+    UdpBlocked,
+}
+
+/// What the server namespace offers players.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ice {
+    /// No STUN or TURN.
+    Nothing,
+    /// STUN only (coturn answers Binding requests).
+    Stun,
+    /// STUN and TURN (UDP and TCP URLs, credentials from the server).
+    StunTurn,
+}
+
+/// A machine of the lab: a namespace and its address.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// Its namespace.
+    pub ns: String,
+    /// Its own address (private for home hosts).
+    pub ip: Ipv4Addr,
+}
+
+/// A home network behind a router.
+#[derive(Debug, Clone)]
+pub struct Home {
+    /// The router's namespace.
+    pub router: String,
+    /// The router's public address.
+    pub wan: Ipv4Addr,
+    /// The LAN's number (10.n.0.0/24).
+    pub n: u8,
+    /// Its kind.
+    pub nat: Nat,
+    hosts: u8,
+}
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+/// One lab; everything it made goes away on drop.
+pub struct Lab {
+    /// Prefix of every name it creates.
+    pub id: String,
+    /// Logs and reports.
+    pub dir: PathBuf,
+    inet: String,
+    namespaces: Vec<String>,
+    children: Vec<Child>,
+    veths: u32,
+    publics: u8,
+    homes: u8,
+}
+
+/// Why the lab cannot run here.
+pub fn unavailable() -> Option<String> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Some("not root: network namespaces and iptables need root".into());
+    }
+    for tool in ["ip", "iptables", "conntrack", "turnserver"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Some(format!("`{tool}` not found (scripts/test.sh installs it)"));
+        }
+    }
+    None
+}
+
+/// Starts a lab for `test`, or says loudly why it cannot and returns `None`
+/// — except under CI (`CI=true`), where a lab that cannot run fails the test.
+pub fn lab(test: &str) -> Option<Lab> {
+    if let Some(why) = unavailable() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("the NAT lab cannot run ({why}), and CI=true: CI must run it");
+        }
+        eprintln!("\n*** SKIPPED {test}: the NAT lab cannot run here: {why} ***\n");
+        return None;
+    }
+    Some(Lab::new(test))
+}
+
+fn run(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn must(args: &[&str]) -> String {
+    run(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs a command inside namespace `ns`.
+fn ns_run(ns: &str, args: &[&str]) -> Result<String, String> {
+    let mut full = vec!["ip", "netns", "exec", ns];
+    full.extend_from_slice(args);
+    run(&full)
+}
+
+fn ns_must(ns: &str, args: &[&str]) -> String {
+    ns_run(ns, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The namespaces of labs whose process is gone (a run killed by SIGKILL).
+fn remove_stale() {
+    let Ok(list) = run(&["ip", "netns", "list"]) else {
+        return;
+    };
+    for line in list.lines() {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        let Some(rest) = name.strip_prefix("al") else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(|c| *c != 'x').collect();
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !pid.is_empty() && !alive {
+            kill_all_in(name);
+            let _ = run(&["ip", "netns", "del", name]);
+        }
+    }
+}
+
+fn kill_all_in(ns: &str) {
+    if let Ok(pids) = run(&["ip", "netns", "pids", ns]) {
+        for pid in pids.split_whitespace() {
+            let _ = run(&["kill", "-9", pid]);
+        }
+    }
+}
+
+impl Lab {
+    fn new(test: &str) -> Lab {
+        remove_stale();
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let id = format!("al{}x{n}", std::process::id());
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("netlab")
+            .join(test);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("lab folder");
+        let inet = format!("{id}i");
+        let mut lab = Lab {
+            id,
+            dir,
+            inet: inet.clone(),
+            namespaces: Vec::new(),
+            children: Vec::new(),
+            veths: 0,
+            publics: 0,
+            homes: 0,
+        };
+        lab.add_ns(&inet);
+        must(&["ip", "-n", &inet, "link", "add", "br0", "type", "bridge"]);
+        must(&[
+            "ip",
+            "-n",
+            &inet,
+            "addr",
+            "add",
+            &format!("{BACKBONE}/15"),
+            "dev",
+            "br0",
+        ]);
+        must(&["ip", "-n", &inet, "link", "set", "br0", "up"]);
+        lab
+    }
+
+    fn add_ns(&mut self, name: &str) {
+        must(&["ip", "netns", "add", name]);
+        self.namespaces.push(name.to_owned());
+        must(&["ip", "-n", name, "link", "set", "lo", "up"]);
+    }
+
+    /// Plugs namespace `ns` into the internet as interface `dev` with `ip`/15.
+    fn plug(&mut self, ns: &str, dev: &str, ip: Ipv4Addr) {
+        self.veths += 1;
+        let port = format!("p{}", self.veths);
+        must(&[
+            "ip", "link", "add", dev, "netns", ns, "type", "veth", "peer", "name", &port, "netns",
+            &self.inet,
+        ]);
+        must(&[
+            "ip", "-n", &self.inet, "link", "set", &port, "master", "br0", "up",
+        ]);
+        must(&[
+            "ip",
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{ip}/15"),
+            "dev",
+            dev,
+        ]);
+        must(&["ip", "-n", ns, "link", "set", dev, "up"]);
+        // Everything else is "somewhere on the internet": the backbone
+        // drops it silently (it does not forward), as the internet drops
+        // packets to private addresses.
+        let via = BACKBONE.to_string();
+        must(&[
+            "ip", "-n", ns, "route", "add", "default", "via", &via, "dev", dev,
+        ]);
+    }
+
+    /// The server namespace: `arena server` (and coturn unless `ice` is
+    /// `Nothing`). Returns the signaling URL.
+    pub fn servers(&mut self, ice: Ice) -> String {
+        let ns = format!("{}s", self.id);
+        self.add_ns(&ns);
+        self.plug(&ns, "eth0", SERVER_IP);
+        let stun = format!("stun:{SERVER_IP}:{TURN_PORT}");
+        let turn = format!(
+            "turn:{SERVER_IP}:{TURN_PORT}?transport=udp,turn:{SERVER_IP}:{TURN_PORT}?transport=tcp"
+        );
+        if ice != Ice::Nothing {
+            self.coturn(&ns);
+        }
+        let mut args: Vec<String> = vec![
+            "server".into(),
+            "--host".into(),
+            SERVER_IP.to_string(),
+            "--port".into(),
+            SIGNAL_PORT.to_string(),
+        ];
+        match ice {
+            Ice::Nothing => {}
+            Ice::Stun => args.extend(["--stun".into(), stun]),
+            Ice::StunTurn => args.extend([
+                "--stun".into(),
+                stun,
+                "--turn".into(),
+                turn,
+                "--turn-secret".into(),
+                SECRET.into(),
+            ]),
+        }
+        let log = self.dir.join("server.log");
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns, env!("CARGO_BIN_EXE_arena")])
+            .args(&args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("server log"))
+            .spawn()
+            .expect("start arena server");
+        let out = child.stdout.take().expect("server stdout");
+        self.children.push(child);
+        let mut first = String::new();
+        let _ = BufReader::new(out).read_line(&mut first);
+        assert!(
+            first.starts_with("listening on"),
+            "the server did not start: {first:?}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        format!("http://{SERVER_IP}:{SIGNAL_PORT}")
+    }
+
+    fn coturn(&mut self, ns: &str) {
+        let log = self.dir.join("turnserver.log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "turnserver", "-n"])
+            .arg(format!("--listening-ip={SERVER_IP}"))
+            .arg(format!("--relay-ip={SERVER_IP}"))
+            .arg(format!("--listening-port={TURN_PORT}"))
+            .args([
+                "--realm=arena.test",
+                "--no-tls",
+                "--no-dtls",
+                "--fingerprint",
+            ])
+            .args(["--no-cli", "--use-auth-secret"])
+            .arg(format!("--static-auth-secret={SECRET}"))
+            .arg(format!("--pidfile={}", self.dir.join("turn.pid").display()))
+            .arg(format!("--db={}", self.dir.join("turn.db").display()))
+            .args(["--min-port=49152", "--max-port=65535", "--log-file=stdout"])
+            .args(["--simple-log", "-v"])
+            .stdout(std::fs::File::create(&log).expect("coturn log"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start turnserver");
+        self.children.push(child);
+        // Ready when its UDP listener is open (its log says so).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let want = format!("UDP listener opened on: {SERVER_IP}:{TURN_PORT}");
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(&want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "coturn did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// A host on the internet with a public address.
+    pub fn public_host(&mut self) -> Host {
+        self.publics += 1;
+        let ns = format!("{}p{}", self.id, self.publics);
+        self.add_ns(&ns);
+        let ip = Ipv4Addr::new(198, 18, 2, self.publics);
+        self.plug(&ns, "eth0", ip);
+        Host { ns, ip }
+    }
+
+    /// A home network behind a router of kind `nat` (no host yet: see [`Lab::host`]).
+    pub fn home(&mut self, nat: Nat) -> Home {
+        self.homes += 1;
+        let n = self.homes;
+        let router = format!("{}r{n}", self.id);
+        self.add_ns(&router);
+        let wan = Ipv4Addr::new(198, 18, 1, n);
+        self.plug(&router, "wan", wan);
+        must(&["ip", "-n", &router, "link", "add", "lan", "type", "bridge"]);
+        must(&[
+            "ip",
+            "-n",
+            &router,
+            "addr",
+            "add",
+            &format!("10.{n}.0.1/24"),
+            "dev",
+            "lan",
+        ]);
+        must(&["ip", "-n", &router, "link", "set", "lan", "up"]);
+        ns_must(&router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        let ipt = |args: &[&str]| {
+            let mut full = vec!["iptables", "-w"];
+            full.extend_from_slice(args);
+            ns_must(&router, &full);
+        };
+        let wan_s = wan.to_string();
+        match nat {
+            Nat::OneToOne => {
+                let host = format!("10.{n}.0.2/32");
+                let public = format!("{wan_s}/32");
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "PREROUTING",
+                    "-i",
+                    "wan",
+                    "-d",
+                    &public,
+                    "-j",
+                    "NETMAP",
+                    "--to",
+                    &host,
+                ]);
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "POSTROUTING",
+                    "-o",
+                    "wan",
+                    "-s",
+                    &host,
+                    "-j",
+                    "NETMAP",
+                    "--to",
+                    &public,
+                ]);
+            }
+            Nat::Cone | Nat::UdpBlocked => {
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "POSTROUTING",
+                    "-o",
+                    "wan",
+                    "-j",
+                    "MASQUERADE",
+                ]);
+            }
+            Nat::Symmetric => {
+                ipt(&[
+                    "-t",
+                    "nat",
+                    "-A",
+                    "POSTROUTING",
+                    "-o",
+                    "wan",
+                    "-j",
+                    "MASQUERADE",
+                    "--random-fully",
+                ]);
+            }
+        }
+        if nat == Nat::UdpBlocked {
+            ipt(&["-A", "FORWARD", "-p", "udp", "-j", "DROP"]);
+        }
+        // A home router answers nothing it did not ask for.
+        ipt(&[
+            "-A",
+            "INPUT",
+            "-i",
+            "wan",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "NEW",
+            "-j",
+            "DROP",
+        ]);
+        Home {
+            router,
+            wan,
+            n,
+            nat,
+            hosts: 0,
+        }
+    }
+
+    /// A host inside `home` (10.n.0.2, .3, ...), its default route via the router.
+    pub fn host(&mut self, home: &mut Home) -> Host {
+        home.hosts += 1;
+        let k = home.hosts;
+        let ns = format!("{}h{}_{k}", self.id, home.n);
+        self.add_ns(&ns);
+        let ip = Ipv4Addr::new(10, home.n, 0, 1 + k);
+        let port = format!("h{k}");
+        must(&[
+            "ip",
+            "link",
+            "add",
+            "eth0",
+            "netns",
+            &ns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            &home.router,
+        ]);
+        must(&[
+            "ip",
+            "-n",
+            &home.router,
+            "link",
+            "set",
+            &port,
+            "master",
+            "lan",
+            "up",
+        ]);
+        must(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth0",
+        ]);
+        must(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+        must(&[
+            "ip",
+            "-n",
+            &ns,
+            "route",
+            "add",
+            "default",
+            "via",
+            &format!("10.{}.0.1", home.n),
+        ]);
+        Host { ns, ip }
+    }
+
+    /// Forgets every NAT mapping of `home`'s router (as a router reboot or
+    /// a mapping timeout would): the players' public ports change.
+    pub fn flush_mappings(&self, home: &Home) {
+        ns_must(&home.router, &["conntrack", "-F"]);
+    }
+
+    /// Takes `home`'s internet link down (`up = false`) or back up.
+    pub fn set_link(&self, home: &Home, up: bool) {
+        let state = if up { "up" } else { "down" };
+        must(&["ip", "-n", &home.router, "link", "set", "wan", state]);
+    }
+
+    /// Starts `arena bot` in `host`'s namespace.
+    pub fn bot(&mut self, host: &Host, name: &str, url: &str, args: &[&str]) -> Bot {
+        let report = self.dir.join(format!("{name}.json"));
+        let stderr = self.dir.join(format!("{name}.log"));
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &host.ns,
+                env!("CARGO_BIN_EXE_arena"),
+                "bot",
+            ])
+            .args([
+                "--server", url, "--name", name, "--bind", "0.0.0.0", "--seed", "7",
+            ])
+            .arg("--report")
+            .arg(&report)
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("ARENA_BOT_LOG").unwrap_or_else(|_| {
+                    "info,rtc=warn,rtc_ice=warn,rtc_turn=warn,webrtc=warn,rust_socketio=warn".into()
+                }),
+            )
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).expect("bot log"))
+            .spawn()
+            .expect("run arena bot");
+        let out = child.stdout.take().expect("bot stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Bot {
+            name: name.into(),
+            child: Some(child),
+            lines,
+            seen: Vec::new(),
+            report,
+            stderr,
+        }
+    }
+
+    /// Whether everything the lab made is gone (for the teardown test).
+    pub fn leftovers(id: &str) -> Vec<String> {
+        run(&["ip", "netns", "list"])
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(id))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            kill_all_in(ns);
+            let _ = run(&["ip", "netns", "del", ns]);
+        }
+    }
+}
+
+/// One `arena bot` process in the lab and the lines it prints.
+pub struct Bot {
+    /// Its name.
+    pub name: String,
+    child: Option<Child>,
+    lines: mpsc::Receiver<(Instant, String)>,
+    seen: Vec<String>,
+    report: PathBuf,
+    stderr: PathBuf,
+}
+
+impl Bot {
+    /// Waits for a line starting with `prefix`; returns it and when it came.
+    pub fn wait_for(&mut self, prefix: &str, within: Duration) -> (Instant, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((at, line)) => {
+                    self.seen.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return (at, line);
+                    }
+                }
+                Err(_) => panic!(
+                    "{}: no line starting with {prefix:?} within {within:?}; saw {:?}\n{}",
+                    self.name,
+                    self.seen,
+                    self.log_tail()
+                ),
+            }
+        }
+    }
+
+    /// The room code it printed.
+    pub fn code(&mut self) -> String {
+        let (_, line) = self.wait_for("ROOM ", WAIT);
+        line["ROOM ".len()..].to_owned()
+    }
+
+    /// The last lines of its log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Waits for the bot to finish and returns its report.
+    pub fn finish(mut self) -> Value {
+        self.wait_for("DONE", WAIT * 3);
+        let mut child = self.child.take().expect("running");
+        let status = child.wait().expect("wait for the bot");
+        assert!(
+            status.success(),
+            "{} exited with {status}\n{}",
+            self.name,
+            self.log_tail()
+        );
+        let text = std::fs::read_to_string(&self.report).expect("bot report");
+        serde_json::from_str(&text).expect("report JSON")
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
