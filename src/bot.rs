@@ -117,6 +117,8 @@ pub struct PeerReport {
     pub series_in: u32,
     /// Whether they arrived exactly once, in order (0, 1, 2, ...).
     pub series_in_order: bool,
+    /// The first departures from that order: (expected, received).
+    pub series_jumps: Vec<(u32, u32)>,
     /// Seconds after our joining when its `Hello` arrived.
     pub joined_after_s: Option<f64>,
     /// Whether it left, and why.
@@ -274,6 +276,9 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> anyhow::Result<BotReport>
                             {
                                 if n != r.next_series {
                                     r.report.series_in_order = false;
+                                    if r.report.series_jumps.len() < 10 {
+                                        r.report.series_jumps.push((r.next_series, n));
+                                    }
                                 }
                                 r.next_series = n + 1;
                                 r.report.series_in += 1;

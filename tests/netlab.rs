@@ -383,3 +383,197 @@ fn eight_players_each_link_on_its_route() {
         }
     });
 }
+
+/// Route of the lines `ROUTE <peer> <route> <candidate>` a bot printed
+/// after `since`: the changes, with their times.
+fn route_changes(lines: &[(Instant, String)], since: Instant) -> Vec<(f64, String)> {
+    lines
+        .iter()
+        .filter(|(at, l)| *at >= since && l.starts_with("ROUTE "))
+        .map(|(at, l)| {
+            let route = l.split_whitespace().nth(2).unwrap_or_default().to_owned();
+            (at.duration_since(since).as_secs_f64(), route)
+        })
+        .collect()
+}
+
+/// A fault in the middle of a game between a cone-NAT player and a player
+/// behind `b_nat`: once the link is on `route`, `fault` runs (it returns
+/// when the network is whole again); the link must come back to `route` by
+/// itself, and no reliable event may be lost or duplicated. Returns the
+/// recovery time (seconds from the network being whole to the route back).
+fn fault_cell(
+    name: &str,
+    b_nat: Nat,
+    route: &str,
+    fault: impl FnOnce(&Lab, &lab::Home, &lab::Home),
+) -> Option<f64> {
+    let lab = lab::lab(name)?;
+    let mut lab = lab;
+    let url = lab.servers(Ice::StunTurn);
+    let mut a_home = lab.home(Nat::Cone);
+    let mut b_home = lab.home(b_nat);
+    let a = lab.host(&mut a_home);
+    let b = lab.host(&mut b_home);
+    // Events for 25 s (40/s), so many are sent during the fault, and 15 s
+    // more to deliver them.
+    let (play, events) = ("40", "1000");
+    let common = ["--events", events, "--p2p-timeout", "5", "--duration", play];
+    let mut first = lab.bot(&a, "p0", &url, &[&["--create"][..], &common].concat());
+    let code = first.code();
+    let second = lab.bot(&b, "p1", &url, &[&["--room", &code][..], &common].concat());
+    first.wait_for("ROUTE ", lab::WAIT);
+    let deadline = Instant::now() + lab::WAIT;
+    loop {
+        let (_, line) =
+            first.wait_for("ROUTE ", deadline.saturating_duration_since(Instant::now()));
+        if line.split_whitespace().nth(2) == Some(route) {
+            break;
+        }
+    }
+    fault(&lab, &a_home, &b_home);
+    let whole = Instant::now();
+    let (ra, lines) = first.finish_with_lines();
+    let rb = second.finish();
+    let changes = route_changes(&lines, whole);
+    let recovered = changes
+        .iter()
+        .rev()
+        .find(|(_, r)| r == route)
+        .map(|(t, _)| *t)
+        .unwrap_or(0.0);
+    eprintln!(
+        "{name}: route changes after the network came back: {changes:?}; recovered after {recovered:.2} s"
+    );
+    for (me, report) in [(0, &ra), (1, &rb)] {
+        let p = peer(report, &format!("p{}", 1 - me));
+        assert_eq!(p["route"], route, "{name}: p{me}: {p:#}");
+        assert_eq!(p["series_in"], 1000, "{name}: p{me}: {p:#}");
+        assert_eq!(p["series_in_order"], true, "{name}: p{me}: {p:#}");
+    }
+    if let Ok(path) = std::env::var("ARENA_LAB_TABLE") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        writeln!(
+            f,
+            "| {name} | route back to {route} after {recovered:.2} s; changes {changes:?} |"
+        )
+        .unwrap();
+    }
+    Some(recovered)
+}
+
+#[test]
+fn nat_mappings_flushed_mid_game_recover_by_themselves() {
+    // The symmetric player's router forgets its mappings: its public ports
+    // change, and with them the 5-tuple of its TURN allocation.
+    let recovered = fault_cell("fault-flush", Nat::Symmetric, "turn", |lab, _, b| {
+        lab.flush_mappings(b);
+    });
+    if let Some(t) = recovered {
+        assert!(t < 15.0, "recovery took {t} s");
+    }
+}
+
+/// Known failure, left for the next change: the route comes back by itself
+/// (relay after ~2–9 s, direct ~11–13 s after the link returns), but the
+/// reliable events sent while the home was offline are not all delivered:
+/// the receiver's series jumps (e.g. #167 → #372) — see the closing note of
+/// the NAT-lab issue. Run it with `cargo test --test netlab -- --ignored`.
+#[test]
+#[ignore = "events sent during a 10 s outage are lost after the peer times out; under investigation"]
+fn a_home_offline_for_ten_seconds_recovers_by_itself() {
+    let recovered = fault_cell("fault-link-down", Nat::Cone, "direct", |lab, a, _| {
+        lab.set_link(a, false);
+        std::thread::sleep(std::time::Duration::from_secs(10));
+        lab.set_link(a, true);
+    });
+    if let Some(t) = recovered {
+        assert!(t < 15.0, "recovery took {t} s");
+    }
+}
+
+/// The link conditioner stands in for netem (this kernel has none): 50 ±
+/// 20 ms and 5 % loss on every game message of both players for 60 s.
+#[test]
+fn cone_to_cone_at_50ms_and_5_percent_loss_loses_no_event() {
+    let Some(mut lab) = lab::lab("impaired") else {
+        return;
+    };
+    let url = lab.servers(Ice::Stun);
+    let hosts = place(&mut lab, &[At::Home(Nat::Cone), At::Home(Nat::Cone)]);
+    let common = [
+        "--duration",
+        "60",
+        "--events",
+        "400",
+        "--latency-ms",
+        "50",
+        "--jitter-ms",
+        "20",
+        "--loss",
+        "0.05",
+    ];
+    let mut first = lab.bot(
+        &hosts[0],
+        "p0",
+        &url,
+        &[&["--create"][..], &common].concat(),
+    );
+    let code = first.code();
+    let second = lab.bot(
+        &hosts[1],
+        "p1",
+        &url,
+        &[&["--room", &code][..], &common].concat(),
+    );
+    let reports = [first.finish(), second.finish()];
+    for (me, report) in reports.iter().enumerate() {
+        let p = peer(report, &format!("p{}", 1 - me));
+        assert_eq!(p["route"], "direct", "{p:#}");
+        assert_eq!(p["series_in"], 400, "{p:#}");
+        assert_eq!(p["series_in_order"], true, "{p:#}");
+        let loss = p["net"]["state_loss"].as_f64().unwrap();
+        assert!((0.02..0.09).contains(&loss), "state loss {loss}: {p:#}");
+        eprintln!(
+            "impaired: p{me}: state loss {:.1} %, RTT p50 {} ms",
+            loss * 100.0,
+            p["rtt_p50_ms"]
+        );
+    }
+}
+
+/// Everything a lab made goes away: on success and on panic.
+#[test]
+fn the_lab_leaves_nothing_behind() {
+    let Some(mut lab) = lab::lab("teardown") else {
+        return;
+    };
+    let mut home = lab.home(Nat::Symmetric);
+    let host = lab.host(&mut home);
+    let id = lab.id.clone();
+    let sleeper = lab.spawn_in(&host, &["sleep", "600"]);
+    assert!(!Lab::leftovers(&id).is_empty());
+    drop(lab);
+    assert_eq!(Lab::leftovers(&id), Vec::<String>::new());
+    assert!(!std::path::Path::new(&format!("/proc/{sleeper}")).exists() || zombie(sleeper));
+
+    let id = std::panic::catch_unwind(|| {
+        let mut lab = lab::lab("teardown-panic").unwrap();
+        let mut home = lab.home(Nat::Cone);
+        let host = lab.host(&mut home);
+        let pid = lab.spawn_in(&host, &["sleep", "600"]);
+        std::panic::panic_any((lab.id.clone(), pid));
+    })
+    .unwrap_err();
+    let (id, pid) = id.downcast_ref::<(String, u32)>().unwrap().clone();
+    assert_eq!(Lab::leftovers(&id), Vec::<String>::new());
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists() || zombie(pid));
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}

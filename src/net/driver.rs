@@ -1054,6 +1054,7 @@ impl Driver {
                     return;
                 };
                 let resend = s.tx.resume(session, next, now);
+                tracing::debug!(peer = %short(id), session, next, first = ?resend.first().map(|o| o.seq), n = resend.len(), "resume");
                 self.send_events(sid, id, resend);
             }
             Message::Ping { nonce, t } => {
@@ -1365,6 +1366,13 @@ impl Driver {
             };
             if peer.heard.is_some_and(|h| now - h > PEER_TIMEOUT) {
                 self.drop_peer(&sid, LeaveReason::TimedOut);
+                // The server still counts it in the room (its `user_left`
+                // ends this): keep trying to reach it, so a player whose
+                // network comes back returns by itself, with a new link
+                // and the events it missed (its stream is kept).
+                if self.room.is_some() {
+                    self.ensure_peer(&sid, Link::offering());
+                }
                 continue;
             }
             let resumed = peer

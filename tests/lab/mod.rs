@@ -580,8 +580,10 @@ impl Lab {
                 "bot",
             ])
             .args([
-                "--server", url, "--name", name, "--bind", "0.0.0.0", "--seed", "7",
+                "--server", url, "--name", name, "--bind", "0.0.0.0", "--seed",
             ])
+            // A seed of its own per bot, as real players have.
+            .arg(name.bytes().map(u64::from).sum::<u64>().to_string())
             .arg("--report")
             .arg(&report)
             .args(args)
@@ -614,7 +616,21 @@ impl Lab {
         }
     }
 
-    /// Whether everything the lab made is gone (for the teardown test).
+    /// Starts a plain command in `host`'s namespace (killed with the lab); its pid.
+    pub fn spawn_in(&mut self, host: &Host, cmd: &[&str]) -> u32 {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &host.ns])
+            .args(cmd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn in the lab");
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// The namespaces of lab `id` still there (for the teardown test).
     pub fn leftovers(id: &str) -> Vec<String> {
         run(&["ip", "netns", "list"])
             .unwrap_or_default()
@@ -644,7 +660,7 @@ pub struct Bot {
     pub name: String,
     child: Option<Child>,
     lines: mpsc::Receiver<(Instant, String)>,
-    seen: Vec<String>,
+    seen: Vec<(Instant, String)>,
     report: PathBuf,
     stderr: PathBuf,
 }
@@ -657,7 +673,7 @@ impl Bot {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok((at, line)) => {
-                    self.seen.push(line.clone());
+                    self.seen.push((at, line.clone()));
                     if line.starts_with(prefix) {
                         return (at, line);
                     }
@@ -665,7 +681,7 @@ impl Bot {
                 Err(_) => panic!(
                     "{}: no line starting with {prefix:?} within {within:?}; saw {:?}\n{}",
                     self.name,
-                    self.seen,
+                    self.seen.iter().map(|(_, l)| l).collect::<Vec<_>>(),
                     self.log_tail()
                 ),
             }
@@ -685,8 +701,22 @@ impl Bot {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// Waits for the bot to finish; returns its report and every line it
+    /// printed, with when it came.
+    pub fn finish_with_lines(mut self) -> (Value, Vec<(Instant, String)>) {
+        let lines = std::mem::take(&mut self.seen);
+        let report = self.finish_inner();
+        let mut all = lines;
+        all.extend(std::mem::take(&mut self.seen));
+        (report, all)
+    }
+
     /// Waits for the bot to finish and returns its report.
     pub fn finish(mut self) -> Value {
+        self.finish_inner()
+    }
+
+    fn finish_inner(&mut self) -> Value {
         self.wait_for("DONE", WAIT * 3);
         let mut child = self.child.take().expect("running");
         let status = child.wait().expect("wait for the bot");
