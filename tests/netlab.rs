@@ -42,8 +42,9 @@ enum Expect {
     DirectHost,
     /// WebRTC, through NAT: a server- or peer-reflexive candidate at one end at least.
     DirectReflexive,
-    /// WebRTC, either kind of direct pair.
-    Direct,
+    /// WebRTC, direct or through TURN: direct is possible, but webrtc 0.21
+    /// may choose TURN (see `eight_players_each_link_on_its_route`).
+    P2p,
     /// WebRTC through the TURN server.
     Turn,
     /// The signaling server's relay, within the P2P timeout.
@@ -157,7 +158,7 @@ fn check_link(
             let reflexive = |t: &str| t == "srflx" || t == "prflx";
             assert!(reflexive(local) || reflexive(remote), "{}", ctx());
         }
-        Expect::Direct => assert_eq!(route, "direct", "{}", ctx()),
+        Expect::P2p => assert!(route == "direct" || route == "turn", "{}", ctx()),
         Expect::Turn => {
             assert_eq!(route, "turn", "{}", ctx());
             assert_eq!(pair["turn"], true, "{}", ctx());
@@ -165,7 +166,9 @@ fn check_link(
         }
         Expect::Relay => {
             assert_eq!(route, "relay", "{}", ctx());
-            let after = p["relay_after_s"].as_f64().expect("relay_after_s");
+            // From when the peer appeared (it may join after us).
+            let since = p["joined_after_s"].as_f64().unwrap_or(0.0);
+            let after = p["relay_after_s"].as_f64().expect("relay_after_s") - since;
             assert!(
                 after <= P2P_TIMEOUT + 1.0,
                 "relay after {after} s: {}",
@@ -180,7 +183,7 @@ fn check_link(
     }
     let p2p = matches!(
         expect,
-        Expect::DirectHost | Expect::DirectReflexive | Expect::Direct | Expect::Turn
+        Expect::DirectHost | Expect::DirectReflexive | Expect::P2p | Expect::Turn
     );
     if p2p {
         assert!(p["p2p_after_s"].as_f64().is_some(), "{}", ctx());
@@ -379,7 +382,15 @@ fn eight_players_each_link_on_its_route() {
         match (kind(i), kind(j)) {
             ("udp-blocked", _) | (_, "udp-blocked") => Expect::Relay,
             ("sym", "sym") | ("sym", "cone") | ("cone", "sym") => Expect::Turn,
-            _ => Expect::Direct,
+            // Where both could go direct, the pair is usually direct, and
+            // now and then TURN: under the load of 8 bots on 2 cores, a
+            // check one player sends from its TURN relay can reach the other
+            // before the relay candidate's signaling does; webrtc 0.21 then
+            // keeps it as a peer-reflexive candidate, whose priority beats
+            // the real direct (srflx) pair, and never re-types it when the
+            // relay candidate arrives (libwebrtc does). The two-player
+            // cells above hold the strict expectation.
+            _ => Expect::P2p,
         }
     });
 }
@@ -399,13 +410,15 @@ fn route_changes(lines: &[(Instant, String)], since: Instant) -> Vec<(f64, Strin
 
 /// A fault in the middle of a game between a cone-NAT player and a player
 /// behind `b_nat`: once the link is on `route`, `fault` runs (it returns
-/// when the network is whole again); the link must come back to `route` by
-/// itself, and no reliable event may be lost or duplicated. Returns the
-/// recovery time (seconds from the network being whole to the route back).
+/// when the network is whole again); the link must come back by itself to
+/// one of the routes `back`, and no reliable event may be lost or
+/// duplicated. Returns the recovery time (seconds from the network being
+/// whole to the route back).
 fn fault_cell(
     name: &str,
     b_nat: Nat,
     route: &str,
+    back: &[&str],
     fault: impl FnOnce(&Lab, &lab::Home, &lab::Home),
 ) -> Option<f64> {
     let lab = lab::lab(name)?;
@@ -422,7 +435,6 @@ fn fault_cell(
     let mut first = lab.bot(&a, "p0", &url, &[&["--create"][..], &common].concat());
     let code = first.code();
     let second = lab.bot(&b, "p1", &url, &[&["--room", &code][..], &common].concat());
-    first.wait_for("ROUTE ", lab::WAIT);
     let deadline = Instant::now() + lab::WAIT;
     loop {
         let (_, line) =
@@ -439,7 +451,7 @@ fn fault_cell(
     let recovered = changes
         .iter()
         .rev()
-        .find(|(_, r)| r == route)
+        .find(|(_, r)| back.contains(&r.as_str()))
         .map(|(t, _)| *t)
         .unwrap_or(0.0);
     eprintln!(
@@ -447,7 +459,8 @@ fn fault_cell(
     );
     for (me, report) in [(0, &ra), (1, &rb)] {
         let p = peer(report, &format!("p{}", 1 - me));
-        assert_eq!(p["route"], route, "{name}: p{me}: {p:#}");
+        let now_on = p["route"].as_str().unwrap_or_default();
+        assert!(back.contains(&now_on), "{name}: p{me}: {p:#}");
         assert_eq!(p["series_in"], 1000, "{name}: p{me}: {p:#}");
         assert_eq!(p["series_in_order"], true, "{name}: p{me}: {p:#}");
     }
@@ -459,7 +472,8 @@ fn fault_cell(
             .unwrap();
         writeln!(
             f,
-            "| {name} | route back to {route} after {recovered:.2} s; changes {changes:?} |"
+            "| {name} | back on {:?} after {recovered:.2} s; changes {changes:?} |",
+            ra["peers"].as_object().unwrap().values().next().unwrap()["route"]
         )
         .unwrap();
     }
@@ -470,27 +484,39 @@ fn fault_cell(
 fn nat_mappings_flushed_mid_game_recover_by_themselves() {
     // The symmetric player's router forgets its mappings: its public ports
     // change, and with them the 5-tuple of its TURN allocation.
-    let recovered = fault_cell("fault-flush", Nat::Symmetric, "turn", |lab, _, b| {
-        lab.flush_mappings(b);
-    });
+    let recovered = fault_cell(
+        "fault-flush",
+        Nat::Symmetric,
+        "turn",
+        &["turn"],
+        |lab, _, b| {
+            lab.flush_mappings(b);
+        },
+    );
     if let Some(t) = recovered {
         assert!(t < 15.0, "recovery took {t} s");
     }
 }
 
-/// Known failure, left for the next change: the route comes back by itself
-/// (relay after ~2–9 s, direct ~11–13 s after the link returns), but the
-/// reliable events sent while the home was offline are not all delivered:
-/// the receiver's series jumps (e.g. #167 → #372) — see the closing note of
-/// the NAT-lab issue. Run it with `cargo test --test netlab -- --ignored`.
+/// The home's internet link down for 10 s: both players time each other
+/// out (5 s of silence), keep offering, and meet again when it is back, on
+/// WebRTC, with every event sent meanwhile delivered once. Usually direct
+/// again; sometimes through TURN: webrtc 0.21's controlling agent never
+/// re-checks a pair it gave up on, and after the outage the two sides may
+/// start checking more than the 1 s a pair lives apart.
 #[test]
-#[ignore = "events sent during a 10 s outage are lost after the peer times out; under investigation"]
 fn a_home_offline_for_ten_seconds_recovers_by_itself() {
-    let recovered = fault_cell("fault-link-down", Nat::Cone, "direct", |lab, a, _| {
-        lab.set_link(a, false);
-        std::thread::sleep(std::time::Duration::from_secs(10));
-        lab.set_link(a, true);
-    });
+    let recovered = fault_cell(
+        "fault-link-down",
+        Nat::Cone,
+        "direct",
+        &["direct", "turn"],
+        |lab, a, _| {
+            lab.set_link(a, false);
+            std::thread::sleep(std::time::Duration::from_secs(10));
+            lab.set_link(a, true);
+        },
+    );
     if let Some(t) = recovered {
         assert!(t < 15.0, "recovery took {t} s");
     }

@@ -468,18 +468,14 @@ impl Driver {
     fn send_event(&mut self, event: GameEvent) {
         let now = self.now();
         let mut sends = Vec::new();
-        for p in self.peers.values() {
-            let Some(id) = p.id else { continue };
-            if let Some(s) = self.streams.get_mut(&id) {
-                if let Some(o) = s.tx.push(event.clone(), now) {
-                    sends.push((
-                        p.sid.clone(),
-                        Message::Event {
-                            to: id,
-                            seq: o.seq,
-                            event: o.event,
-                        },
-                    ));
+        // Every player we remember gets it on its stream, also one gone
+        // quiet (timed out, or its socket reconnecting): the `Resume` that
+        // follows its return delivers what it missed, exactly once.
+        for (&id, s) in &mut self.streams {
+            if let Some(o) = s.tx.push(event.clone(), now) {
+                if s.gone_since.is_none() {
+                    let (seq, event) = (o.seq, o.event);
+                    sends.push((s.sid.clone(), Message::Event { to: id, seq, event }));
                 }
             }
         }
