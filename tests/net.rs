@@ -8,16 +8,17 @@
 //! `scripts/test.sh`). Every socket is on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arena::net::EmbeddedServer;
 use arena::net::coturn::Coturn;
 use serde_json::Value;
+use support::Bot;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -31,123 +32,22 @@ fn server(config: arena_server::Config) -> EmbeddedServer {
     EmbeddedServer::start("127.0.0.1:0".parse().unwrap(), config).expect("start the server")
 }
 
-/// One `arena bot` process and the lines it prints.
-struct Bot {
-    name: String,
-    child: Child,
-    lines: mpsc::Receiver<(Instant, String)>,
-    seen: Vec<String>,
-    report: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Bot {
-    fn spawn(test: &str, name: &str, url: &str, args: &[&str]) -> Bot {
-        let dir = tmp(test);
-        std::fs::create_dir_all(&dir).unwrap();
-        let report = dir.join(format!("{name}.json"));
-        let stderr = dir.join(format!("{name}.log"));
-        let _ = std::fs::remove_file(&report);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_arena"))
-            .arg("bot")
-            .args([
-                "--server",
-                url,
-                "--name",
-                name,
-                "--bind",
-                "127.0.0.1",
-                "--seed",
-                "7",
-            ])
-            .arg("--report")
-            .arg(&report)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("ARENA_BOT_LOG")
-                    .unwrap_or("info,rtc=warn,rtc_ice=warn,webrtc=warn,rust_socketio=warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("run arena bot");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
-        Bot {
-            name: name.into(),
-            child,
-            lines,
-            seen: Vec::new(),
-            report,
-            stderr,
-        }
-    }
-
-    /// Waits for a line starting with `prefix`; returns it and when it came.
-    fn wait_for(&mut self, prefix: &str, within: Duration) -> (Instant, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((at, line)) => {
-                    self.seen.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return (at, line);
-                    }
-                }
-                Err(_) => panic!(
-                    "{}: no line starting with {prefix:?} within {within:?}; saw {:?}\n{}",
-                    self.name,
-                    self.seen,
-                    self.log_tail()
-                ),
-            }
-        }
-    }
-
-    fn code(&mut self) -> String {
-        let (_, line) = self.wait_for("ROOM ", WAIT);
-        line["ROOM ".len()..].to_owned()
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    /// Waits for the bot to finish and returns its report.
-    fn finish(mut self) -> Value {
-        self.wait_for("DONE", WAIT + Duration::from_secs(30));
-        let status = self.child.wait().unwrap();
-        assert!(
-            status.success(),
-            "{} exited with {status}\n{}",
-            self.name,
-            self.log_tail()
-        );
-        let text = std::fs::read_to_string(&self.report).unwrap();
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// Starts `arena bot` on loopback, in `test`'s folder.
+fn spawn_bot(test: &str, name: &str, url: &str, args: &[&str]) -> Bot {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_arena"));
+    cmd.arg("bot")
+        .args([
+            "--server",
+            url,
+            "--name",
+            name,
+            "--bind",
+            "127.0.0.1",
+            "--seed",
+            "7",
+        ])
+        .args(args);
+    Bot::start(cmd, name, &tmp(test))
 }
 
 /// The report's entry for the peer named `name`.
@@ -181,7 +81,7 @@ fn peer_names(report: &Value) -> Vec<String> {
 /// Starts `n` bots in one room (the first creates it); returns them.
 fn room(test: &str, url: &str, n: usize, args: &[&str], duration: f64) -> Vec<Bot> {
     let d = duration.to_string();
-    let mut first = Bot::spawn(
+    let mut first = spawn_bot(
         test,
         "b0",
         url,
@@ -192,7 +92,7 @@ fn room(test: &str, url: &str, n: usize, args: &[&str], duration: f64) -> Vec<Bo
     for i in 1..n {
         let d = (duration - 0.3 * i as f64).to_string();
         let name = format!("b{i}");
-        bots.push(Bot::spawn(
+        bots.push(spawn_bot(
             test,
             &name,
             url,
@@ -279,9 +179,9 @@ fn webrtc_only_connects_directly() {
 fn live_mode_switch_moves_routes_and_loses_no_event() {
     let srv = server(arena_server::Config::default());
     let url = srv.url();
-    let mut a = Bot::spawn("switch", "a", &url, &["--create", "--duration", "9"]);
+    let mut a = spawn_bot("switch", "a", &url, &["--create", "--duration", "9"]);
     let code = a.code();
-    let mut b = Bot::spawn(
+    let mut b = spawn_bot(
         "switch",
         "b",
         &url,
@@ -324,9 +224,9 @@ fn live_mode_switch_moves_routes_and_loses_no_event() {
 fn blocked_p2p_falls_back_to_relay_within_5_s() {
     let srv = server(arena_server::Config::default());
     let url = srv.url();
-    let mut a = Bot::spawn("blocked", "a", &url, &["--create", "--duration", "10"]);
+    let mut a = spawn_bot("blocked", "a", &url, &["--create", "--duration", "10"]);
     let code = a.code();
-    let b = Bot::spawn(
+    let b = spawn_bot(
         "blocked",
         "b",
         &url,
@@ -383,9 +283,9 @@ fn server_restart_keeps_direct_links_and_the_room_comes_back() {
     let first = server(arena_server::Config::default());
     let addr: SocketAddr = first.addr();
     let url = first.url();
-    let mut a = Bot::spawn("restart", "a", &url, &["--create", "--duration", "14"]);
+    let mut a = spawn_bot("restart", "a", &url, &["--create", "--duration", "14"]);
     let code = a.code();
-    let mut b = Bot::spawn("restart", "b", &url, &["--room", &code, "--duration", "13"]);
+    let mut b = spawn_bot("restart", "b", &url, &["--room", &code, "--duration", "13"]);
     a.wait_for("ROUTE", WAIT);
     let (_, line) = a.wait_for("ROUTE", WAIT);
     assert!(line.contains("direct"), "{line}");
@@ -400,7 +300,7 @@ fn server_restart_keeps_direct_links_and_the_room_comes_back() {
     a.wait_for("RECONNECTED", WAIT);
     b.wait_for("RECONNECTED", WAIT);
     eprintln!("server down for {:?}", down_at.elapsed());
-    let mut c = Bot::spawn(
+    let mut c = spawn_bot(
         "restart",
         "c",
         &second.url(),
@@ -413,7 +313,7 @@ fn server_restart_keeps_direct_links_and_the_room_comes_back() {
     b.wait_for("JOINED", WAIT);
     for bot in [&a, &b] {
         assert!(
-            !bot.seen.iter().any(|l| l.starts_with("LEFT")),
+            !bot.seen.iter().any(|(_, l)| l.starts_with("LEFT")),
             "{}: {:?}",
             bot.name,
             bot.seen

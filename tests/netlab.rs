@@ -10,6 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod lab;
+mod support;
 
 use std::io::Write;
 use std::time::Instant;

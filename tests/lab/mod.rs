@@ -36,10 +36,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use super::support::Bot;
 
 /// The server namespace's address on the internet segment.
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -52,8 +51,7 @@ pub const TURN_PORT: u16 = 3478;
 pub const SIGNAL_PORT: u16 = 3536;
 /// TURN REST secret shared by the server and coturn.
 const SECRET: &str = "lab-secret";
-/// How long a lab step may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(40);
+pub use super::support::WAIT;
 
 /// How a home router translates addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,51 +567,13 @@ impl Lab {
 
     /// Starts `arena bot` in `host`'s namespace.
     pub fn bot(&mut self, host: &Host, name: &str, url: &str, args: &[&str]) -> Bot {
-        let report = self.dir.join(format!("{name}.json"));
-        let stderr = self.dir.join(format!("{name}.log"));
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &host.ns,
-                env!("CARGO_BIN_EXE_arena"),
-                "bot",
-            ])
-            .args([
-                "--server", url, "--name", name, "--bind", "0.0.0.0", "--seed",
-            ])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &host.ns, env!("CARGO_BIN_EXE_arena"), "bot"])
+            .args(["--server", url, "--name", name, "--bind", "0.0.0.0", "--seed"])
             // A seed of its own per bot, as real players have.
             .arg(name.bytes().map(u64::from).sum::<u64>().to_string())
-            .arg("--report")
-            .arg(&report)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("ARENA_BOT_LOG").unwrap_or_else(|_| {
-                    "info,rtc=warn,rtc_ice=warn,rtc_turn=warn,webrtc=warn,rust_socketio=warn".into()
-                }),
-            )
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("bot log"))
-            .spawn()
-            .expect("run arena bot");
-        let out = child.stdout.take().expect("bot stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send((Instant::now(), line)).is_err() {
-                    break;
-                }
-            }
-        });
-        Bot {
-            name: name.into(),
-            child: Some(child),
-            lines,
-            seen: Vec::new(),
-            report,
-            stderr,
-        }
+            .args(args);
+        Bot::start(cmd, name, &self.dir)
     }
 
     /// Starts a plain command in `host`'s namespace (killed with the lab); its pid.
@@ -650,92 +610,6 @@ impl Drop for Lab {
         for ns in self.namespaces.iter().rev() {
             kill_all_in(ns);
             let _ = run(&["ip", "netns", "del", ns]);
-        }
-    }
-}
-
-/// One `arena bot` process in the lab and the lines it prints.
-pub struct Bot {
-    /// Its name.
-    pub name: String,
-    child: Option<Child>,
-    lines: mpsc::Receiver<(Instant, String)>,
-    seen: Vec<(Instant, String)>,
-    report: PathBuf,
-    stderr: PathBuf,
-}
-
-impl Bot {
-    /// Waits for a line starting with `prefix`; returns it and when it came.
-    pub fn wait_for(&mut self, prefix: &str, within: Duration) -> (Instant, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((at, line)) => {
-                    self.seen.push((at, line.clone()));
-                    if line.starts_with(prefix) {
-                        return (at, line);
-                    }
-                }
-                Err(_) => panic!(
-                    "{}: no line starting with {prefix:?} within {within:?}; saw {:?}\n{}",
-                    self.name,
-                    self.seen.iter().map(|(_, l)| l).collect::<Vec<_>>(),
-                    self.log_tail()
-                ),
-            }
-        }
-    }
-
-    /// The room code it printed.
-    pub fn code(&mut self) -> String {
-        let (_, line) = self.wait_for("ROOM ", WAIT);
-        line["ROOM ".len()..].to_owned()
-    }
-
-    /// The last lines of its log.
-    pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Waits for the bot to finish; returns its report and every line it
-    /// printed, with when it came.
-    pub fn finish_with_lines(mut self) -> (Value, Vec<(Instant, String)>) {
-        let lines = std::mem::take(&mut self.seen);
-        let report = self.finish_inner();
-        let mut all = lines;
-        all.extend(std::mem::take(&mut self.seen));
-        (report, all)
-    }
-
-    /// Waits for the bot to finish and returns its report.
-    pub fn finish(mut self) -> Value {
-        self.finish_inner()
-    }
-
-    fn finish_inner(&mut self) -> Value {
-        self.wait_for("DONE", WAIT * 3);
-        let mut child = self.child.take().expect("running");
-        let status = child.wait().expect("wait for the bot");
-        assert!(
-            status.success(),
-            "{} exited with {status}\n{}",
-            self.name,
-            self.log_tail()
-        );
-        let text = std::fs::read_to_string(&self.report).expect("bot report");
-        serde_json::from_str(&text).expect("report JSON")
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
         }
     }
 }
