@@ -172,6 +172,8 @@ struct Streams {
     rx: ReliableReceiver<GameEvent>,
     sid: String,
     gone_since: Option<f64>,
+    /// Gone because it fell silent (it may come back), not because it left.
+    silent: bool,
 }
 
 pub(super) struct Driver {
@@ -468,10 +470,13 @@ impl Driver {
     fn send_event(&mut self, event: GameEvent) {
         let now = self.now();
         let mut sends = Vec::new();
-        // Every player we remember gets it on its stream, also one gone
-        // quiet (timed out, or its socket reconnecting): the `Resume` that
+        // Every player in the room gets it on its stream, also one gone
+        // silent (timed out: its network may come back): the `Resume` that
         // follows its return delivers what it missed, exactly once.
         for (&id, s) in &mut self.streams {
+            if s.gone_since.is_some() && !s.silent {
+                continue;
+            }
             if let Some(o) = s.tx.push(event.clone(), now) {
                 if s.gone_since.is_none() {
                     let (seq, event) = (o.seq, o.event);
@@ -792,6 +797,7 @@ impl Driver {
             if let Some(s) = self.streams.get_mut(&id) {
                 if s.sid == p.sid {
                     s.gone_since = Some(now);
+                    s.silent = reason == LeaveReason::TimedOut;
                 }
             }
             tracing::info!(peer = %short(id), name = %p.name, ?reason, "peer left");
@@ -1120,12 +1126,14 @@ impl Driver {
                 rx: ReliableReceiver::new(session),
                 sid: sid.to_owned(),
                 gone_since: None,
+                silent: false,
             });
             if s.sid != sid {
                 s.tx.pause();
                 s.sid = sid.to_owned();
             }
             s.gone_since = None;
+            s.silent = false;
             let Some(peer) = self.peers.get_mut(sid) else {
                 return;
             };
