@@ -196,7 +196,15 @@ fn check_link(
         );
     }
     if expect != Expect::Unreachable {
-        assert!(p["states_in"].as_u64().unwrap() > 100, "states: {}", ctx());
+        // About 170 in the run at 20 Hz. Through the relay, fewer: the
+        // server's per-connection relay budget (250 messages/s) is shared
+        // by all of a relayed player's peers (7 in the room of 8).
+        let least = if expect == Expect::Relay { 50 } else { 100 };
+        assert!(
+            p["states_in"].as_u64().unwrap() > least,
+            "states: {}",
+            ctx()
+        );
         assert_eq!(p["series_in"], events, "events: {}", ctx());
         assert_eq!(p["series_in_order"], true, "events in order: {}", ctx());
     }
