@@ -36,6 +36,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::support::Bot;
@@ -106,6 +107,9 @@ pub struct Home {
 }
 
 static LABS: AtomicU32 = AtomicU32::new(0);
+/// One lab at a time: cells measure timing (links open within the P2P
+/// timeout), and two rooms of bots on 2 cores would measure each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// One lab; everything it made goes away on drop.
 pub struct Lab {
@@ -119,6 +123,8 @@ pub struct Lab {
     veths: u32,
     publics: u8,
     homes: u8,
+    /// Held for the lab's life; released after `Drop` has cleaned up.
+    _turn: MutexGuard<'static, ()>,
 }
 
 /// Why the lab cannot run here.
@@ -212,6 +218,8 @@ fn kill_all_in(ns: &str) {
 
 impl Lab {
     fn new(test: &str) -> Lab {
+        // A lab whose test panicked has cleaned up already: its poison means nothing.
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         remove_stale();
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         let id = format!("al{}x{n}", std::process::id());
@@ -230,6 +238,7 @@ impl Lab {
             veths: 0,
             publics: 0,
             homes: 0,
+            _turn: turn,
         };
         lab.add_ns(&inet);
         must(&["ip", "-n", &inet, "link", "add", "br0", "type", "bridge"]);
