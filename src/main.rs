@@ -279,10 +279,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Play(Box::new(cli.play))) {
         Command::Play(flags) => play(*flags),
         Command::Bot(flags) => bot(*flags),
-        Command::Server(args) => {
-            let config = args.to_config()?;
-            arena::net::serve_blocking(args.listen_addr(), config).context("signaling server")
-        }
+        Command::Server(args) => arena::net::serve_blocking(&args).context("signaling server"),
     }
 }
 

@@ -103,6 +103,8 @@ async fn spawn_server() -> Result<Server> {
             "0",
             "--max-rooms",
             "100000",
+            "--stun-port",
+            "0",
         ])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -118,6 +120,7 @@ async fn spawn_server() -> Result<Server> {
         .context("server exited")?;
     let addr: SocketAddr = line
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .context("unexpected first line")?
         .parse()
         .context("bad address")?;

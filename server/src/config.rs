@@ -27,6 +27,9 @@ pub enum ConfigError {
     /// A CORS origin is not a valid header value.
     #[error("invalid CORS origin {0:?}")]
     Origin(String),
+    /// `--public-host` is not a host name or IP address.
+    #[error("public host must be a host name or an IP address (no scheme, no port), got {0:?}")]
+    PublicHost(String),
 }
 
 /// A token bucket: sustained rate and burst size.
@@ -101,6 +104,9 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Take the client IP for join throttling from `X-Forwarded-For` (behind a PaaS proxy).
     pub trust_proxy: bool,
+    /// The host name or address players reach this server at, for the
+    /// built-in STUN server's URL; `None`: the host each client connected to.
+    pub public_host: Option<String>,
 }
 
 impl Default for Config {
@@ -117,6 +123,7 @@ impl Default for Config {
             limits: RateLimits::default(),
             max_event_bytes: 16 * 1024,
             trust_proxy: false,
+            public_host: None,
         }
     }
 }
@@ -136,6 +143,7 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("trust_proxy", &self.trust_proxy)
+            .field("public_host", &self.public_host)
             .finish()
     }
 }
@@ -213,6 +221,14 @@ pub struct ServerArgs {
     /// Trust X-Forwarded-For for the client IP (set behind a reverse proxy).
     #[arg(long, env = "ARENA_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// UDP port of the built-in STUN server (it also answers on the next
+    /// port, for `arena doctor`'s NAT test); 0 turns it off.
+    #[arg(long, env = "ARENA_STUN_PORT", default_value_t = 3478)]
+    pub stun_port: u16,
+    /// Host name or address players reach this server at (for the STUN URL
+    /// handed to them); default: the host each player connected to.
+    #[arg(long, env = "ARENA_PUBLIC_HOST")]
+    pub public_host: Option<String>,
 }
 
 fn nonzero(name: &'static str, v: u64) -> Result<(), ConfigError> {
@@ -230,6 +246,11 @@ impl ServerArgs {
     /// Address to bind.
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
+    }
+
+    /// Where the built-in STUN server listens, if it is on.
+    pub fn stun_addr(&self) -> Option<SocketAddr> {
+        (self.stun_port != 0).then(|| SocketAddr::new(self.host, self.stun_port))
     }
 
     /// Validates the flags into a [`Config`].
@@ -272,6 +293,12 @@ impl ServerArgs {
             }
         }
         let non_empty = |o: &Option<String>| o.clone().filter(|s| !s.is_empty());
+        let public_host = non_empty(&self.public_host.as_ref().map(|h| h.trim().to_owned()));
+        if let Some(h) = &public_host
+            && !crate::turn::valid_host(h)
+        {
+            return Err(ConfigError::PublicHost(h.clone()));
+        }
         Ok(Config {
             core_only: self.core_only,
             rooms: RoomLimits {
@@ -303,6 +330,7 @@ impl ServerArgs {
             },
             max_event_bytes: self.max_event_bytes,
             trust_proxy: self.trust_proxy,
+            public_host,
         })
     }
 }

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod rooms;
 mod signaling;
+pub mod stun;
 pub mod turn;
 
 pub use config::{Config, ConfigError, ServerArgs};
@@ -39,7 +40,7 @@ use axum::routing::get;
 use axum::serve::ListenerExt;
 use socketioxide::SocketIo;
 use socketioxide::handler::ConnectHandler;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::metrics::Metrics;
@@ -50,18 +51,96 @@ use crate::signaling::App;
 /// but below this get a `bad_request` and the connection stays.
 const TRANSPORT_MAX_BYTES: usize = 1 << 20;
 
-/// Serves the signaling server on `listener` until `shutdown` completes.
-///
-/// On shutdown every Socket.IO client is disconnected, then the HTTP server
-/// drains. Returns once every connection has been closed.
+/// The sockets one server serves on: HTTP (Socket.IO, `/metrics`) and the
+/// built-in STUN server's UDP sockets (none: STUN off).
+pub struct Listeners {
+    /// Socket.IO and HTTP.
+    pub http: TcpListener,
+    /// STUN: the main port first, then the alternate (see [`stun::bind`]).
+    pub stun: Vec<UdpSocket>,
+}
+
+impl Listeners {
+    /// Binds what `args` asks for: the HTTP port, and the STUN ports unless
+    /// `--stun-port 0`. The error names the address that could not be bound.
+    pub async fn bind(args: &ServerArgs) -> std::io::Result<Self> {
+        let addr = args.listen_addr();
+        let http = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+        let stun = match args.stun_addr() {
+            Some(a) => stun::bind(a.ip(), a.port()).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot bind the STUN port {a} ({e}); --stun-port 0 turns STUN off"),
+                )
+            })?,
+            None => Vec::new(),
+        };
+        Ok(Self { http, stun })
+    }
+
+    /// The line the binaries print once bound: `listening on HOST:PORT`,
+    /// and the STUN ports when STUN is on.
+    pub fn describe(&self) -> String {
+        let mut line = match self.http.local_addr() {
+            Ok(a) => format!("listening on {a}"),
+            Err(_) => "listening".into(),
+        };
+        let ports: Vec<String> = self
+            .stun
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| a.port().to_string())
+            .collect();
+        if !ports.is_empty() {
+            line += &format!(" (STUN on UDP {})", ports.join(", "));
+        }
+        line
+    }
+}
+
+/// Serves the signaling server on `listener` (no built-in STUN) until
+/// `shutdown` completes; see [`serve`].
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let listeners = Listeners {
+        http: listener,
+        stun: Vec::new(),
+    };
+    serve(listeners, config, shutdown).await
+}
+
+/// Serves the signaling server and the built-in STUN server on `listeners`
+/// until `shutdown` completes.
+///
+/// On shutdown every Socket.IO client is disconnected, then the HTTP server
+/// drains. Returns once every connection has been closed.
+pub async fn serve(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     tracing::info!(?config, "starting");
+    let Listeners {
+        http: listener,
+        stun: stun_sockets,
+    } = listeners;
     let metrics = Arc::new(Metrics::default());
-    let app = Arc::new(App::new(config.clone(), metrics.clone()));
+    let stun_ports: Vec<u16> = stun_sockets
+        .iter()
+        .filter_map(|s| s.local_addr().ok())
+        .map(|a| a.port())
+        .collect();
+    let app = Arc::new(App::new(config.clone(), metrics.clone(), stun_ports));
+    let limiter = Arc::new(stun::SourceLimiter::default());
+    let mut stun_tasks: Vec<tokio::task::JoinHandle<()>> = stun_sockets
+        .into_iter()
+        .map(|s| tokio::spawn(stun::serve(s, limiter.clone(), metrics.clone())))
+        .collect();
     let (layer, io) = SocketIo::builder()
         .with_state(app.clone())
         .max_payload(TRANSPORT_MAX_BYTES as u64)
@@ -93,6 +172,7 @@ pub async fn run(
             loop {
                 tick.tick().await;
                 app.sweep(Instant::now());
+                limiter.sweep();
             }
         })
     };
@@ -117,6 +197,9 @@ pub async fn run(
     .with_graceful_shutdown(signal)
     .await;
     sweeper.abort();
+    for t in stun_tasks.drain(..) {
+        t.abort();
+    }
     tracing::info!("stopped");
     served
 }

@@ -1,11 +1,11 @@
 //! `arena-server` binary: parses flags and env, binds, and calls [`arena_server::run`].
 //!
 //! Owns only process concerns: logging setup, signals (SIGINT, SIGTERM) and
-//! the `listening on HOST:PORT` line (with the real port for `--port 0`).
+//! the `listening on HOST:PORT (STUN on UDP ...)` line (with the real port
+//! for `--port 0`).
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::net::TcpListener;
 
 /// Signaling and relay server of P2P Arena.
 #[derive(Debug, Parser)]
@@ -24,13 +24,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let config = cli.server.to_config().context("invalid configuration")?;
-    let addr = cli.server.listen_addr();
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot bind {addr}"))?;
-    let local = listener.local_addr().context("local address")?;
-    println!("listening on {local}");
-    arena_server::run(listener, config, arena_server::shutdown_signal())
+    let listeners = arena_server::Listeners::bind(&cli.server).await?;
+    println!("{}", listeners.describe());
+    arena_server::serve(listeners, config, arena_server::shutdown_signal())
         .await
         .context("server failed")?;
     Ok(())

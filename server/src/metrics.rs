@@ -22,6 +22,41 @@ pub enum Traffic {
 
 const TRAFFIC: [&str; 3] = ["signal", "relay", "broadcast"];
 
+/// What the built-in STUN server did with a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StunResult {
+    /// A Binding request, answered.
+    Answered = 0,
+    /// Not STUN, or broken STUN.
+    Malformed = 1,
+    /// STUN, but not a Binding request.
+    NotBinding = 2,
+    /// Too large to be a Binding request.
+    Oversized = 3,
+    /// Over its source's rate limit.
+    RateLimited = 4,
+}
+
+const STUN_RESULTS: [&str; 5] = [
+    "answered",
+    "malformed",
+    "not_binding",
+    "oversized",
+    "rate_limited",
+];
+
+impl From<crate::stun::Dropped> for StunResult {
+    fn from(d: crate::stun::Dropped) -> Self {
+        use crate::stun::Dropped;
+        match d {
+            Dropped::Oversized => Self::Oversized,
+            Dropped::Malformed => Self::Malformed,
+            Dropped::NotBinding => Self::NotBinding,
+            Dropped::RateLimited => Self::RateLimited,
+        }
+    }
+}
+
 /// All counters of one server.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -36,6 +71,7 @@ pub struct Metrics {
     bytes: [AtomicU64; 3],
     deliveries: [AtomicU64; 3],
     rejections: [AtomicU64; 6],
+    stun: [AtomicU64; 5],
 }
 
 fn idx(code: ErrorCode) -> usize {
@@ -87,6 +123,16 @@ impl Metrics {
     /// A message was refused with `code` (any event).
     pub fn rejected(&self, code: ErrorCode) {
         self.rejections[idx(code)].fetch_add(1, Relaxed);
+    }
+
+    /// The built-in STUN server handled a datagram.
+    pub fn stun(&self, result: StunResult) {
+        self.stun[result as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Datagrams the STUN server handled with `result`, so far.
+    pub fn stun_count(&self, result: StunResult) -> u64 {
+        self.stun[result as usize].load(Relaxed)
     }
 
     /// The Prometheus text exposition of every counter.
@@ -174,6 +220,17 @@ impl Metrics {
                 v.load(Relaxed)
             );
         }
+        let _ = writeln!(
+            o,
+            "# HELP arena_stun_datagrams_total Datagrams received by the built-in STUN server, by what was done with them.\n# TYPE arena_stun_datagrams_total counter"
+        );
+        for (r, v) in STUN_RESULTS.iter().zip(&self.stun) {
+            let _ = writeln!(
+                o,
+                "arena_stun_datagrams_total{{result=\"{r}\"}} {}",
+                v.load(Relaxed)
+            );
+        }
         o
     }
 }
@@ -191,7 +248,9 @@ mod tests {
         m.join_failed(ErrorCode::Full);
         m.forwarded(Traffic::Relay, 40, 1);
         m.rejected(ErrorCode::RateLimited);
+        m.stun(StunResult::Malformed);
         let t = m.render();
+        assert!(t.contains("arena_stun_datagrams_total{result=\"malformed\"} 1\n"));
         assert!(t.contains("arena_connections 1\n"));
         assert!(t.contains("arena_joins_total{result=\"full\"} 1\n"));
         assert!(t.contains("arena_relayed_bytes_total{event=\"relay\"} 40\n"));

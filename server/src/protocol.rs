@@ -152,6 +152,20 @@ pub struct HelloAck {
     /// `user_joined` and as `userId`): Socket.IO clients do not all expose it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// The ICE servers a join would hand out (TURN with fresh credentials),
+    /// for connection tests before joining; absent when creating rooms needs
+    /// a token this connection did not give.
+    #[serde(
+        rename = "iceServers",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ice_servers: Option<Vec<IceServer>>,
+    /// UDP ports of the server's built-in STUN server on the host the client
+    /// connected to: the one in `iceServers` first, then an alternate that
+    /// answers the same (to compare NAT mappings). Empty: no built-in STUN.
+    #[serde(rename = "stunPorts", default, skip_serializing_if = "Vec::is_empty")]
+    pub stun_ports: Vec<u16>,
 }
 
 /// `create_room` request: `{}`, or `{"token": T}` when creation needs a token.

@@ -42,16 +42,19 @@ const MAX_CORE_ROOM_ID: usize = 128;
 pub(crate) struct App {
     pub(crate) config: Config,
     pub(crate) metrics: Arc<Metrics>,
+    /// The built-in STUN server's ports (main first); empty when it is off.
+    stun_ports: Vec<u16>,
     rooms: Mutex<RoomRegistry<Sid>>,
     failed_by_ip: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 impl App {
-    pub(crate) fn new(config: Config, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(config: Config, metrics: Arc<Metrics>, stun_ports: Vec<u16>) -> Self {
         let rooms = Mutex::new(RoomRegistry::new(config.rooms));
         Self {
             config,
             metrics,
+            stun_ports,
             rooms,
             failed_by_ip: Mutex::new(HashMap::new()),
         }
@@ -90,6 +93,9 @@ struct Conn {
     ip: Option<IpAddr>,
     /// The connect `auth` carried the right room-creation token.
     token_ok: bool,
+    /// `stun:HOST:PORT` of the built-in STUN server as this client can reach
+    /// it (the public host, else the host it connected to), if STUN is on.
+    stun_url: Option<String>,
 }
 
 type ConnRef = Arc<Conn>;
@@ -141,6 +147,7 @@ pub(crate) async fn on_connect_mw(
         )),
         ip: client_ip(&s, app.config.trust_proxy),
         token_ok,
+        stun_url: stun_url(&s, &app),
     });
     s.extensions.insert(conn);
     s.on(events::JOIN_ROOM, on_join_room);
@@ -160,6 +167,44 @@ pub(crate) async fn on_connect_mw(
 
 /// The connect handler proper (everything happens in the middleware).
 pub(crate) async fn on_connect(_s: SocketRef) {}
+
+fn stun_url(s: &SocketRef, app: &App) -> Option<String> {
+    let port = *app.stun_ports.first()?;
+    let host = match &app.config.public_host {
+        Some(h) => h.clone(),
+        None => s
+            .req_parts()
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(turn::host_of)?,
+    };
+    Some(format!("stun:{host}:{port}"))
+}
+
+/// The `iceServers` this client is given: the built-in STUN server first,
+/// then the configured STUN and TURN servers (TURN with fresh credentials).
+fn ice_servers_for(
+    s: &SocketRef,
+    app: &App,
+    conn: Option<&Conn>,
+) -> Vec<crate::protocol::IceServer> {
+    let c = &app.config;
+    let stun: Vec<String> = conn
+        .and_then(|c| c.stun_url.as_ref())
+        .into_iter()
+        .chain(c.stun_urls.iter())
+        .cloned()
+        .collect();
+    turn::ice_servers(
+        &stun,
+        &c.turn_urls,
+        c.turn_secret.as_deref(),
+        &s.id.to_string(),
+        now_unix(),
+        c.turn_ttl.as_secs(),
+    )
+}
 
 fn client_ip(s: &SocketRef, trust_proxy: bool) -> Option<IpAddr> {
     let parts = s.req_parts();
@@ -355,6 +400,13 @@ async fn on_hello(
     if app.config.create_token.is_some() {
         features.push("create_token".into());
     }
+    if !app.stun_ports.is_empty() {
+        features.push("stun".into());
+    }
+    // What `arena doctor` tests before joining; TURN credentials only to
+    // whoever may create rooms anyway (they get them on join).
+    let may_create = app.config.create_token.is_none() || conn.token_ok;
+    let ice_servers = may_create.then(|| ice_servers_for(&s, &app, Some(&conn)));
     let reply = HelloAck {
         server: SERVER_NAME.into(),
         version: format!(
@@ -363,6 +415,8 @@ async fn on_hello(
         ),
         features,
         id: Some(s.id.to_string()),
+        ice_servers,
+        stun_ports: app.stun_ports.clone(),
     };
     if let Some(ack) = ack {
         let _ = ack.send(&reply);
@@ -630,15 +684,8 @@ fn deliver_join(
         send_to(s, m, events::USER_JOINED, &msg);
     }
     if let Some(ack) = ack {
-        let c = &app.config;
-        let ice = turn::ice_servers(
-            &c.stun_urls,
-            &c.turn_urls,
-            c.turn_secret.as_deref(),
-            &s.id.to_string(),
-            now_unix(),
-            c.turn_ttl.as_secs(),
-        );
+        let conn = s.extensions.get::<ConnRef>();
+        let ice = ice_servers_for(s, app, conn.as_deref());
         let _ = ack.send(&JoinRoomAck {
             users,
             ice_servers: ice,

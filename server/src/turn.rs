@@ -12,6 +12,35 @@ use sha1::Sha1;
 
 use crate::protocol::IceServer;
 
+/// Whether `host` can go into a `stun:` URL as is: a DNS name, an IPv4
+/// address, or an IPv6 address in brackets.
+pub fn valid_host(host: &str) -> bool {
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+/// The host part of an HTTP `Host` header (`name`, `name:port`, `[v6]:port`),
+/// if it can go into a URL; bare IPv6 addresses get their brackets.
+pub fn host_of(header: &str) -> Option<String> {
+    let header = header.trim();
+    let host = if header.starts_with('[') {
+        &header[..=header.find(']')?]
+    } else if header.matches(':').count() == 1 {
+        header.split(':').next()?
+    } else if header.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Some(format!("[{header}]"));
+    } else {
+        header
+    };
+    valid_host(host).then(|| host.to_ascii_lowercase())
+}
+
 /// TURN REST credentials for one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnCredentials {
@@ -87,6 +116,20 @@ mod tests {
             .unwrap();
         let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    }
+
+    #[test]
+    fn hosts_for_stun_urls() {
+        assert_eq!(host_of("198.18.0.2:3536").as_deref(), Some("198.18.0.2"));
+        assert_eq!(
+            host_of("Arena.Example.org").as_deref(),
+            Some("arena.example.org")
+        );
+        assert_eq!(host_of("[::1]:3536").as_deref(), Some("[::1]"));
+        assert_eq!(host_of("::1").as_deref(), Some("[::1]"));
+        for bad in ["", "a b", "evil/path:1", "x?y", "[nope]:1", "a:b:c"] {
+            assert_eq!(host_of(bad), None, "{bad}");
+        }
     }
 
     #[test]

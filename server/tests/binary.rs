@@ -20,6 +20,8 @@ async fn stops_on(signal: &str) {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
         .args(["--host", "127.0.0.1"])
         .env("PORT", "0")
+        // No fixed ports on the test machine: STUN off (tests/stun.rs covers it).
+        .env("ARENA_STUN_PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -34,6 +36,7 @@ async fn stops_on(signal: &str) {
         .expect("exited early");
     let addr: std::net::SocketAddr = line
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .expect(&line)
         .parse()
         .unwrap();

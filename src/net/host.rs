@@ -24,39 +24,81 @@ pub enum NetError {
     /// The server stopped with an error.
     #[error("signaling server failed: {0}")]
     Serve(std::io::Error),
+    /// The server's flags are invalid.
+    #[error("invalid server configuration: {0}")]
+    Config(String),
 }
 
-/// Runs the signaling server in the foreground until SIGINT or SIGTERM.
+/// Runs the signaling server (and its built-in STUN server unless
+/// `--stun-port 0`) in the foreground until SIGINT or SIGTERM.
 ///
-/// Prints `listening on HOST:PORT` (the real port when `addr` asks for port 0)
-/// on stdout once it accepts connections.
-pub fn serve_blocking(addr: SocketAddr, config: arena_server::Config) -> Result<(), NetError> {
+/// Prints `listening on HOST:PORT (STUN on UDP ...)` (the real port when
+/// `--port 0`) on stdout once it accepts connections.
+pub fn serve_blocking(args: &arena_server::ServerArgs) -> Result<(), NetError> {
+    let config = args
+        .to_config()
+        .map_err(|e| NetError::Config(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(NetError::Runtime)?;
     runtime.block_on(async move {
-        let listener = TcpListener::bind(addr)
+        let listeners = arena_server::Listeners::bind(args)
             .await
-            .map_err(|source| NetError::Bind { addr, source })?;
-        let local = listener.local_addr().map_err(NetError::Serve)?;
-        println!("listening on {local}");
-        arena_server::run(listener, config, arena_server::shutdown_signal())
+            .map_err(|source| NetError::Bind {
+                addr: args.listen_addr(),
+                source,
+            })?;
+        println!("{}", listeners.describe());
+        arena_server::serve(listeners, config, arena_server::shutdown_signal())
             .await
             .map_err(NetError::Serve)
     })
 }
 
+/// The embedded server's STUN sockets on `ip`: the standard port 3478 (and
+/// 3479) when `http_port` is a fixed one and 3478 is free, else free ports
+/// (tests bind port 0 everywhere; another game or coturn may hold 3478).
+/// STUN is a convenience here: failing to bind it only logs.
+fn embedded_stun(ip: std::net::IpAddr, http_port: u16) -> Vec<std::net::UdpSocket> {
+    let bind = |port: u16| -> std::io::Result<Vec<std::net::UdpSocket>> {
+        let first = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+        let alt = if port == 0 { 0 } else { port + 1 };
+        let mut out = vec![first];
+        if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, alt)) {
+            out.push(s);
+        }
+        for s in &out {
+            s.set_nonblocking(true)?;
+        }
+        Ok(out)
+    };
+    let tried = if http_port == 0 {
+        bind(0)
+    } else {
+        bind(EMBEDDED_STUN_PORT).or_else(|_| bind(0))
+    };
+    tried.unwrap_or_else(|e| {
+        tracing::warn!("embedded server: no built-in STUN ({e})");
+        Vec::new()
+    })
+}
+
+/// The standard STUN port, which the embedded server's STUN tries first.
+pub const EMBEDDED_STUN_PORT: u16 = 3478;
+
 /// A signaling server running on its own thread in this process (LAN play,
 /// the one-command demo, tests). Stops when dropped.
 pub struct EmbeddedServer {
     addr: SocketAddr,
+    stun_ports: Vec<u16>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl EmbeddedServer {
-    /// Binds `addr` (port 0 picks a free port) and serves in the background.
+    /// Binds `addr` (port 0 picks a free port) and serves in the background,
+    /// with the built-in STUN server (see `embedded_stun`).
     pub fn start(addr: SocketAddr, config: arena_server::Config) -> Result<Self, NetError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -70,6 +112,12 @@ impl EmbeddedServer {
             .set_nonblocking(true)
             .map_err(NetError::Serve)?;
         let local = std_listener.local_addr().map_err(NetError::Serve)?;
+        let std_stun = embedded_stun(local.ip(), addr.port());
+        let stun_ports: Vec<u16> = std_stun
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .map(|a| a.port())
+            .collect();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("arena-server-main".into())
@@ -79,10 +127,18 @@ impl EmbeddedServer {
                         Ok(l) => l,
                         Err(e) => return tracing::error!("embedded server: {e}"),
                     };
+                    let stun = std_stun
+                        .into_iter()
+                        .filter_map(|s| tokio::net::UdpSocket::from_std(s).ok())
+                        .collect();
+                    let listeners = arena_server::Listeners {
+                        http: listener,
+                        stun,
+                    };
                     let shutdown = async {
                         let _ = stopped.await;
                     };
-                    if let Err(e) = arena_server::run(listener, config, shutdown).await {
+                    if let Err(e) = arena_server::serve(listeners, config, shutdown).await {
                         tracing::error!("embedded server stopped: {e}");
                     }
                 });
@@ -90,6 +146,7 @@ impl EmbeddedServer {
             .map_err(NetError::Runtime)?;
         Ok(EmbeddedServer {
             addr: local,
+            stun_ports,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -98,6 +155,11 @@ impl EmbeddedServer {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Its built-in STUN server's UDP ports (main first); empty if STUN could not bind.
+    pub fn stun_ports(&self) -> &[u16] {
+        &self.stun_ports
     }
 
     /// `http://ADDR` for clients on this machine (`127.0.0.1` when bound to

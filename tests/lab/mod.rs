@@ -50,8 +50,13 @@ pub const BACKBONE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const TURN_PORT: u16 = 3478;
 /// The signaling server's port (inside the server namespace).
 pub const SIGNAL_PORT: u16 = 3536;
+/// The built-in STUN server's port when coturn holds 3478 (as in
+/// `server/deploy/compose.yaml`).
+pub const BUILTIN_STUN_BESIDE_COTURN: u16 = 3479;
+
 /// TURN REST secret shared by the server and coturn.
 const SECRET: &str = "lab-secret";
+#[allow(unused_imports)]
 pub use super::support::WAIT;
 
 /// How a home router translates addresses.
@@ -75,11 +80,13 @@ pub enum Nat {
 /// What the server namespace offers players.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ice {
-    /// No STUN or TURN.
+    /// No STUN or TURN (`arena server --stun-port 0`).
     Nothing,
-    /// STUN only (coturn answers Binding requests).
+    /// arena-server's built-in STUN server alone (its default, port 3478);
+    /// no coturn.
     Stun,
-    /// STUN and TURN (UDP and TCP URLs, credentials from the server).
+    /// coturn for STUN and TURN on 3478 (UDP and TCP URLs, credentials from
+    /// the server), and the built-in STUN server beside it on 3479.
     StunTurn,
 }
 
@@ -299,11 +306,10 @@ impl Lab {
         let ns = format!("{}s", self.id);
         self.add_ns(&ns);
         self.plug(&ns, "eth0", SERVER_IP);
-        let stun = format!("stun:{SERVER_IP}:{TURN_PORT}");
         let turn = format!(
             "turn:{SERVER_IP}:{TURN_PORT}?transport=udp,turn:{SERVER_IP}:{TURN_PORT}?transport=tcp"
         );
-        if ice != Ice::Nothing {
+        if ice == Ice::StunTurn {
             self.coturn(&ns);
         }
         let mut args: Vec<String> = vec![
@@ -314,11 +320,11 @@ impl Lab {
             SIGNAL_PORT.to_string(),
         ];
         match ice {
-            Ice::Nothing => {}
-            Ice::Stun => args.extend(["--stun".into(), stun]),
+            Ice::Nothing => args.extend(["--stun-port".into(), "0".into()]),
+            Ice::Stun => {}
             Ice::StunTurn => args.extend([
-                "--stun".into(),
-                stun,
+                "--stun-port".into(),
+                BUILTIN_STUN_BESIDE_COTURN.to_string(),
                 "--turn".into(),
                 turn,
                 "--turn-secret".into(),

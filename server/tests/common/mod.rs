@@ -28,10 +28,24 @@ pub struct Server {
 }
 
 pub async fn start(config: Config) -> Server {
+    start_with_stun(config, false).await
+}
+
+/// The server, with its built-in STUN server on two free UDP ports when `stun`.
+pub async fn start_with_stun(config: Config, stun: bool) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let stun = if stun {
+        arena_server::stun::bind(addr.ip(), 0).await.unwrap()
+    } else {
+        Vec::new()
+    };
+    let listeners = arena_server::Listeners {
+        http: listener,
+        stun,
+    };
     let (tx, rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(arena_server::run(listener, config, async move {
+    let handle = tokio::spawn(arena_server::serve(listeners, config, async move {
         let _ = rx.await;
     }));
     Server {
