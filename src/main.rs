@@ -35,6 +35,29 @@ enum Command {
     Server(Box<arena_server::ServerArgs>),
     /// A headless player: joins a room over the network and plays with the AI.
     Bot(Box<BotFlags>),
+    /// Check a TURN server: allocate, relay round trip, peer permissions
+    /// (one JSON line per check on stdout).
+    #[command(hide = true)]
+    TurnProbe(TurnProbeFlags),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct TurnProbeFlags {
+    /// The TURN server (UDP), IP:PORT.
+    #[arg(long)]
+    server: std::net::SocketAddr,
+    /// TURN username (with TURN REST credentials: `EXPIRY:ID`).
+    #[arg(long)]
+    user: String,
+    /// TURN password (credential).
+    #[arg(long)]
+    pass: String,
+    /// Also check a permission to this peer (repeatable).
+    #[arg(long)]
+    peer: Vec<std::net::SocketAddr>,
+    /// Seconds each check may take.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -279,8 +302,40 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Play(Box::new(cli.play))) {
         Command::Play(flags) => play(*flags),
         Command::Bot(flags) => bot(*flags),
+        Command::TurnProbe(flags) => turn_probe(flags),
         Command::Server(args) => arena::net::serve_blocking(&args).context("signaling server"),
     }
+}
+
+/// `arena turn-probe`: the relay check, then one permission check per
+/// `--peer`, each printed as one JSON line; the exit status is 0 whatever
+/// the server answered (the lines say).
+fn turn_probe(f: TurnProbeFlags) -> anyhow::Result<()> {
+    use arena::net::turn_probe::{allocate_round_trip, peer_report, permission, relay_report};
+    use std::io::Write;
+    if !(f.timeout.is_finite() && f.timeout > 0.0 && f.timeout <= 600.0) {
+        clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            "--timeout must be a number of seconds between 0 and 600\n",
+        )
+        .exit();
+    }
+    let timeout = Duration::from_secs_f64(f.timeout);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(async {
+        let mut out = std::io::stdout().lock();
+        let relay = allocate_round_trip(f.server, &f.user, &f.pass, timeout).await;
+        writeln!(out, "{}", relay_report(&relay))?;
+        for peer in f.peer {
+            let r = permission(f.server, &f.user, &f.pass, peer, timeout).await;
+            writeln!(out, "{}", peer_report(peer, &r))?;
+        }
+        out.flush()
+    })?;
+    Ok(())
 }
 
 fn play(f: PlayFlags) -> anyhow::Result<()> {

@@ -29,6 +29,7 @@ mod peer;
 pub mod reliable;
 pub mod route;
 pub mod signaling;
+pub mod turn_probe;
 
 use std::thread::JoinHandle;
 use std::time::Duration;

@@ -53,7 +53,6 @@ pub const SIGNAL_PORT: u16 = 3536;
 /// The built-in STUN server's port when coturn holds 3478 (as in
 /// `server/deploy/compose.yaml`).
 pub const BUILTIN_STUN_BESIDE_COTURN: u16 = 3479;
-
 /// TURN REST secret shared by the server and coturn.
 const SECRET: &str = "lab-secret";
 #[allow(unused_imports)]
@@ -132,6 +131,22 @@ pub struct Lab {
     homes: u8,
     /// Held for the lab's life; released after `Drop` has cleaned up.
     _turn: MutexGuard<'static, ()>,
+}
+
+/// Appends `lines` to the file named by `ARENA_LAB_TABLE`, if set (the
+/// lab tests' figures for BENCHMARKS.md).
+pub fn append_table(lines: &[String]) {
+    if let Ok(path) = std::env::var("ARENA_LAB_TABLE") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("ARENA_LAB_TABLE");
+        for l in lines {
+            std::io::Write::write_all(&mut f, format!("{l}\n").as_bytes())
+                .expect("ARENA_LAB_TABLE");
+        }
+    }
 }
 
 /// Why the lab cannot run here.
@@ -352,41 +367,11 @@ impl Lab {
         format!("http://{SERVER_IP}:{SIGNAL_PORT}")
     }
 
+    /// coturn in `ns` with the deployment's hardened configuration
+    /// (`server/deploy/turnserver.conf`), as [`Lab::coturn_from_config`] runs it.
     fn coturn(&mut self, ns: &str) {
-        let log = self.dir.join("turnserver.log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "turnserver", "-n"])
-            .arg(format!("--listening-ip={SERVER_IP}"))
-            .arg(format!("--relay-ip={SERVER_IP}"))
-            .arg(format!("--listening-port={TURN_PORT}"))
-            .args([
-                "--realm=arena.test",
-                "--no-tls",
-                "--no-dtls",
-                "--fingerprint",
-            ])
-            .args(["--no-cli", "--use-auth-secret"])
-            .arg(format!("--static-auth-secret={SECRET}"))
-            .arg(format!("--pidfile={}", self.dir.join("turn.pid").display()))
-            .arg(format!("--db={}", self.dir.join("turn.db").display()))
-            .args(["--min-port=49152", "--max-port=65535", "--log-file=stdout"])
-            .args(["--simple-log", "-v"])
-            .stdout(std::fs::File::create(&log).expect("coturn log"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start turnserver");
-        self.children.push(child);
-        // Ready when its UDP listener is open (its log says so).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let want = format!("UDP listener opened on: {SERVER_IP}:{TURN_PORT}");
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if text.contains(&want) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "coturn did not start:\n{text}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/deploy/turnserver.conf");
+        self.start_coturn(ns, &conf, SECRET, "turnserver.log");
     }
 
     /// A host on the internet with a public address.
@@ -582,13 +567,26 @@ impl Lab {
 
     /// Starts `arena bot` in `host`'s namespace.
     pub fn bot(&mut self, host: &Host, name: &str, url: &str, args: &[&str]) -> Bot {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &host.ns, env!("CARGO_BIN_EXE_arena"), "bot"])
-            .args(["--server", url, "--name", name, "--bind", "0.0.0.0", "--seed"])
+        let mut cmd = Self::bot_command(host, name);
+        cmd.args(["--server", url, "--seed"])
             // A seed of its own per bot, as real players have.
             .arg(name.bytes().map(u64::from).sum::<u64>().to_string())
             .args(args);
         Bot::start(cmd, name, &self.dir)
+    }
+
+    /// `arena bot --name NAME --bind 0.0.0.0` in `host`'s namespace.
+    fn bot_command(host: &Host, name: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "netns",
+            "exec",
+            &host.ns,
+            env!("CARGO_BIN_EXE_arena"),
+            "bot",
+        ])
+        .args(["--name", name, "--bind", "0.0.0.0"]);
+        cmd
     }
 
     /// Starts a plain command in `host`'s namespace (killed with the lab); its pid.
@@ -626,5 +624,102 @@ impl Drop for Lab {
             kill_all_in(ns);
             let _ = run(&["ip", "netns", "del", ns]);
         }
+    }
+}
+
+/// The TURN kit (`tests/turnkit.rs`): coturn as deployed, from its config file.
+impl Lab {
+    /// The server namespace (198.18.0.2) running coturn with exactly the
+    /// config file `conf` (`-c`), plus only what a deployment adds on the
+    /// command line: the listening, relay and external address, the TURN
+    /// REST `secret`, and pid file and database in the lab folder. Returns
+    /// the server's host once coturn's UDP listener is open; its log is
+    /// `turnkit-coturn.log` in the lab folder. Instead of [`Lab::servers`]
+    /// (same namespace and address), not with it.
+    pub fn coturn_from_config(&mut self, conf: &Path, secret: &str) -> Host {
+        let ns = format!("{}s", self.id);
+        self.add_ns(&ns);
+        self.plug(&ns, "eth0", SERVER_IP);
+        self.start_coturn(&ns, conf, secret, "turnkit-coturn.log");
+        Host { ns, ip: SERVER_IP }
+    }
+
+    /// Starts coturn in `ns` with `conf` plus what a deployment adds on the
+    /// command line (addresses, secret, pid file and database in the lab
+    /// folder); returns once its listeners are open. Its log is `log` in the
+    /// lab folder.
+    fn start_coturn(&mut self, ns: &str, conf: &Path, secret: &str, log: &str) {
+        let log = self.dir.join(log);
+        let out = std::fs::File::create(&log).expect("coturn log");
+        let err = out.try_clone().expect("coturn log");
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns, "turnserver", "-c"])
+            .arg(conf)
+            .arg(format!("--listening-ip={SERVER_IP}"))
+            .arg(format!("--relay-ip={SERVER_IP}"))
+            .arg(format!("--external-ip={SERVER_IP}"))
+            .arg(format!("--static-auth-secret={secret}"))
+            .arg(format!("--pidfile={}", self.dir.join("turn.pid").display()))
+            .arg(format!("--db={}", self.dir.join("turn.db").display()))
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("start turnserver");
+        self.children.push(child);
+        // Ready when its listeners are open. Without -v (not a deployment
+        // option) coturn does not log each listener; it logs the count of
+        // its general servers right after they opened their listeners.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let want = "Total General servers:";
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "coturn did not start with {}:\n{text}",
+                conf.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Runs a command in `host`'s namespace to its end (bounded by
+    /// `within`: killed after it); its stdout, and whether it exited 0.
+    pub fn run_in(&mut self, host: &Host, cmd: &[&str], within: Duration) -> (String, bool) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &host.ns])
+            .args(cmd)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run in the lab");
+        let mut out = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut text);
+            text
+        });
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break Some(s);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let text = reader.join().unwrap_or_default();
+        assert!(
+            status.is_some(),
+            "`{}` in {} still running after {within:?}; printed:\n{text}",
+            cmd.join(" "),
+            host.ns
+        );
+        (text, status.is_some_and(|s| s.success()))
     }
 }
