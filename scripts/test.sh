@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what the
 # tests need (Xvfb and Mesa for the window tests, the ALSA library for the
 # sound feature, coturn for the TURN tests, iproute2, iptables and conntrack
-# for the NAT lab, python-socketio for the server compatibility test), then
+# for the NAT lab, nginx and openssl for its TLS-proxy test, python-socketio
+# for the server compatibility test), then
 # runs fmt, clippy and every test of the workspace. `.ci/run` calls exactly
 # this (with CI=true, so the NAT lab cannot be skipped).
 set -euo pipefail
@@ -16,7 +17,7 @@ log() { printf '\n== %s\n' "$*"; }
 alsa=libasound2
 apt-cache show libasound2t64 >/dev/null 2>&1 && alsa=libasound2t64
 packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 "$alsa"
-    pkg-config coturn iproute2 iptables conntrack)
+    pkg-config coturn iproute2 iptables conntrack nginx openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -161,7 +161,7 @@ impl Signaling {
             }
             async {}.boxed()
         };
-        let connect = ClientBuilder::new(url)
+        let connect = ClientBuilder::new(socketio_url(url))
             .reconnect(true)
             .reconnect_on_disconnect(true)
             .reconnect_delay(250, 5000)
@@ -174,7 +174,7 @@ impl Signaling {
             .connect();
         let client = match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(e.to_string()),
+            Ok(Err(e)) => return Err(connect_error(&e)),
             Err(_) => return Err(format!("no answer within {} s", timeout.as_secs())),
         };
         // connect() returns before the namespace ack: wait for Event::Connect.
@@ -316,6 +316,80 @@ impl Signaling {
             _ => Err(RequestError::Timeout),
         }
     }
+}
+
+/// Where Socket.IO answers for the server at `url`. Our servers answer on
+/// `/socket.io/`, so a URL with a path (a reverse proxy that mounts the game
+/// under `/arena/`) means `/arena/socket.io/`; rust_socketio would take the
+/// path as the Engine.IO endpoint itself and adds `/socket.io/` only to a
+/// bare host. A URL already ending in `socket.io`, or with a query, is kept.
+pub fn socketio_url(url: &str) -> String {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if path.contains(['?', '#']) {
+        return url.to_owned();
+    }
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        format!("{scheme}://{authority}/socket.io/")
+    } else if path == "socket.io" || path.ends_with("/socket.io") {
+        format!("{scheme}://{authority}/{path}/")
+    } else {
+        format!("{scheme}://{authority}/{path}/socket.io/")
+    }
+}
+
+/// Why connecting failed, for the player. rust_socketio's own text is just
+/// "EngineIO Error", and reqwest's stops at "error sending request": the
+/// cause is at the end of the error's source chain. A certificate OpenSSL
+/// (or the platform) refused is said as such, with its reason.
+fn connect_error(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push(s.to_string());
+        source = s.source();
+    }
+    describe_failure(&chain)
+}
+
+/// [`connect_error`]'s wording, from the messages of the error's source
+/// chain, outermost first.
+fn describe_failure(chain: &[String]) -> String {
+    let innermost = chain.last().map_or("", String::as_str);
+    let lower = chain.join(": ").to_ascii_lowercase();
+    // OpenSSL through native-tls: "...:certificate verify failed:...
+    // (unable to get local issuer certificate)", the reason in parentheses
+    // on native-tls's message only (OpenSSL's own, the innermost, has none);
+    // the platform verifiers (macOS, Windows) say "certificate" and "trust".
+    let refused = lower.contains("certificate verify failed")
+        || (lower.contains("certificate") && lower.contains("trust"));
+    if refused {
+        let reason = chain
+            .iter()
+            .rev()
+            .filter(|m| m.contains("certificate verify failed") && m.ends_with(')'))
+            .find_map(|m| m.rfind(" (").map(|i| &m[i + 2..m.len() - 1]))
+            .unwrap_or(innermost);
+        let r = reason.to_ascii_lowercase();
+        let hint = if r.contains("issuer") || r.contains("self-signed") || r.contains("self signed")
+        {
+            " (a server with a private certificate authority needs that CA installed on this \
+             machine, or SSL_CERT_FILE pointing at it)"
+        } else if r.contains("mismatch") {
+            " (it was issued for another name: use that name in the server URL)"
+        } else {
+            ""
+        };
+        return format!("the server's TLS certificate is not trusted: {reason}{hint}");
+    }
+    if lower.contains("ssl routines") || lower.contains("tls error") {
+        return format!("the TLS handshake with the server failed: {innermost}");
+    }
+    innermost.to_owned()
 }
 
 async fn run_outbox(client: Client, mut rx: mpsc::Receiver<Emit>, queued: Arc<AtomicUsize>) {
@@ -461,6 +535,70 @@ mod tests {
             parse_event("user_left", Payload::Binary(vec![1].into())),
             Inbound::Malformed(_)
         ));
+    }
+
+    #[test]
+    fn urls_with_a_path_get_the_socketio_endpoint_under_it() {
+        for (given, used) in [
+            ("http://127.0.0.1:3536", "http://127.0.0.1:3536/socket.io/"),
+            (
+                "https://arena.example.org/",
+                "https://arena.example.org/socket.io/",
+            ),
+            (
+                "https://198.18.0.2:8443",
+                "https://198.18.0.2:8443/socket.io/",
+            ),
+            (
+                "https://example.org/arena",
+                "https://example.org/arena/socket.io/",
+            ),
+            (
+                "https://example.org/a/b/",
+                "https://example.org/a/b/socket.io/",
+            ),
+            (
+                "https://example.org/socket.io",
+                "https://example.org/socket.io/",
+            ),
+            ("http://h/x/socket.io/", "http://h/x/socket.io/"),
+            ("http://h/socket.io/?EIO=4", "http://h/socket.io/?EIO=4"),
+        ] {
+            assert_eq!(socketio_url(given), used, "{given}");
+        }
+    }
+
+    #[test]
+    fn certificate_failures_are_said_plainly() {
+        // The chain reqwest gives for OpenSSL's refusal: native-tls's
+        // message has the reason, OpenSSL's own (the innermost) does not.
+        let openssl = "error:0A000086:SSL routines:tls_post_process_server_certificate:\
+                       certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
+        let chain = [
+            "EngineIO Error".to_owned(),
+            "error sending request for url (https://198.18.0.2/socket.io/)".to_owned(),
+            format!("{openssl} (unable to get local issuer certificate)"),
+            openssl.to_owned(),
+        ];
+        let text = describe_failure(&chain);
+        assert!(
+            text.starts_with(
+                "the server's TLS certificate is not trusted: unable to get local issuer certificate (a server"
+            ),
+            "{text}"
+        );
+        let mismatch = [format!("{openssl} (Hostname mismatch)"), openssl.to_owned()];
+        assert!(describe_failure(&mismatch).contains("Hostname mismatch (it was issued for"));
+        let other = "error:0A00010B:SSL routines:ssl3_get_record:wrong version number";
+        assert_eq!(
+            describe_failure(&[other.to_owned()]),
+            format!("the TLS handshake with the server failed: {other}")
+        );
+        let refused = "Connection refused (os error 111)";
+        assert_eq!(
+            describe_failure(&["EngineIO Error".to_owned(), refused.to_owned()]),
+            refused
+        );
     }
 
     #[test]

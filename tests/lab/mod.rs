@@ -567,12 +567,7 @@ impl Lab {
 
     /// Starts `arena bot` in `host`'s namespace.
     pub fn bot(&mut self, host: &Host, name: &str, url: &str, args: &[&str]) -> Bot {
-        let mut cmd = Self::bot_command(host, name);
-        cmd.args(["--server", url, "--seed"])
-            // A seed of its own per bot, as real players have.
-            .arg(name.bytes().map(u64::from).sum::<u64>().to_string())
-            .args(args);
-        Bot::start(cmd, name, &self.dir)
+        self.bot_with_env(host, name, url, args, (&[], &[]))
     }
 
     /// `arena bot --name NAME --bind 0.0.0.0` in `host`'s namespace.
@@ -624,6 +619,182 @@ impl Drop for Lab {
             kill_all_in(ns);
             let _ = run(&["ip", "netns", "del", ns]);
         }
+    }
+}
+
+// ---- HTTPS through a reverse proxy (tests/netlab_tls.rs) ---------------------
+
+impl Lab {
+    /// [`lab`], when the tools `tools` (beyond the lab's own) are installed
+    /// too; with the same loud skip, and failure under `CI=true`.
+    pub fn with_tools(test: &str, tools: &[&str]) -> Option<Lab> {
+        let missing = tools.iter().find(|tool| {
+            !Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if let Some(tool) = missing {
+            let why = format!("`{tool}` not found (scripts/test.sh installs it)");
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test} cannot run ({why}), and CI=true: CI must run it");
+            }
+            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+            return None;
+        }
+        lab(test)
+    }
+
+    /// Starts nginx in the foreground in the server namespace (made by
+    /// [`Lab::servers`]) with the server blocks of `site` inside its `http`
+    /// block; its pid file, logs and temporary files go to the lab folder.
+    /// Returns the master's pid once nginx has bound its sockets (its error
+    /// log says the workers started, which comes after). The lab kills the
+    /// master, and its workers with the namespace's other processes.
+    pub fn nginx(&mut self, site: &Path) -> u32 {
+        let dir = self.dir.join("nginx");
+        std::fs::create_dir_all(dir.join("tmp")).expect("nginx folder");
+        let d = dir.display();
+        let log = dir.join("error.log");
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "# Made by tests/lab for one run.\n\
+                 user root;\n\
+                 worker_processes 1;\n\
+                 pid {d}/nginx.pid;\n\
+                 error_log {d}/error.log notice;\n\
+                 events {{ worker_connections 256; }}\n\
+                 http {{\n\
+                 \x20   access_log {d}/access.log;\n\
+                 \x20   client_body_temp_path {d}/tmp/body;\n\
+                 \x20   proxy_temp_path {d}/tmp/proxy;\n\
+                 \x20   fastcgi_temp_path {d}/tmp/fastcgi;\n\
+                 \x20   uwsgi_temp_path {d}/tmp/uwsgi;\n\
+                 \x20   scgi_temp_path {d}/tmp/scgi;\n\
+                 \x20   include {};\n\
+                 }}\n",
+                site.display()
+            ),
+        )
+        .expect("nginx.conf");
+        let ns = format!("{}s", self.id);
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &ns, "nginx", "-g", "daemon off;"])
+            .arg("-p")
+            .arg(&dir)
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log")).expect("nginx stderr"))
+            .spawn()
+            .expect("start nginx");
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("start worker process ") {
+                self.children.push(child);
+                return pid;
+            }
+            let exited = child.try_wait().ok().flatten();
+            if exited.is_some() || text.contains("[emerg]") || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "nginx did not start ({exited:?}):\n{text}\n{}",
+                    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the nginx started by [`Lab::nginx`] (pid `master`) as an
+    /// operator would (SIGTERM: the master stops and reaps its workers),
+    /// within 10 s, or kills it.
+    pub fn stop_nginx(&mut self, master: u32) {
+        let Some(child) = self.children.iter_mut().find(|c| c.id() == master) else {
+            return;
+        };
+        let _ = run(&["kill", "-TERM", &master.to_string()]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// [`Lab::bot`] with extra environment variables (`SSL_CERT_FILE`, say);
+    /// the names in `remove` are taken out of its environment.
+    pub fn bot_with_env(
+        &mut self,
+        host: &Host,
+        name: &str,
+        url: &str,
+        args: &[&str],
+        (set, remove): (&[(&str, &str)], &[&str]),
+    ) -> Bot {
+        let mut cmd = Self::bot_command(host, name);
+        cmd.args(["--server", url, "--seed"])
+            // A seed of its own per bot, as real players have.
+            .arg(name.bytes().map(u64::from).sum::<u64>().to_string())
+            .args(args)
+            .envs(set.iter().copied());
+        for var in remove {
+            cmd.env_remove(var);
+        }
+        Bot::start(cmd, name, &self.dir)
+    }
+
+    /// Runs `arena bot` in `host`'s namespace until it exits, for at most
+    /// `within` (then it is killed), with `remove` taken out of its
+    /// environment: its exit status (`None`: still running at the deadline)
+    /// and everything it printed, stdout then stderr.
+    pub fn bot_until_exit(
+        &mut self,
+        host: &Host,
+        name: &str,
+        args: &[&str],
+        remove: &[&str],
+        within: Duration,
+    ) -> (Option<std::process::ExitStatus>, String) {
+        let out = self.dir.join(format!("{name}.out"));
+        let err = self.dir.join(format!("{name}.log"));
+        let mut cmd = Self::bot_command(host, name);
+        cmd.args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::fs::File::create(&out).expect("bot stdout"))
+            .stderr(std::fs::File::create(&err).expect("bot log"));
+        for var in remove {
+            cmd.env_remove(var);
+        }
+        let mut child = cmd.spawn().expect("run arena bot");
+        let deadline = Instant::now() + within;
+        let status = loop {
+            if let Some(status) = child.try_wait().ok().flatten() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let text = [out, err]
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n");
+        (status, text)
     }
 }
 
