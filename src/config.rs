@@ -24,6 +24,8 @@ pub enum StartScreen {
     Practice,
     /// The settings screen.
     Settings,
+    /// The settings screen, testing the connection to the server.
+    TestConnection,
     /// Create a room and play in it.
     Create,
     /// Join the room with this code (normalised, ungrouped).
@@ -122,6 +124,8 @@ pub struct PlayArgs {
     pub room: Option<String>,
     /// Open the settings screen first.
     pub open_settings: bool,
+    /// Open the settings screen and test the connection.
+    pub test_connection: bool,
     /// AI opponents (practice) or room bots (`--create`); `None`: the default.
     pub bots: Option<usize>,
     /// Seed; `None` picks one from the OS clock of the binary (not of the sim).
@@ -153,6 +157,7 @@ impl Default for PlayArgs {
             create: false,
             room: None,
             open_settings: false,
+            test_connection: false,
             bots: None,
             seed: None,
             map: None,
@@ -215,6 +220,7 @@ impl PlayArgs {
             (None, true, ..) => StartScreen::Create,
             (None, false, true, _) => StartScreen::Practice,
             (None, false, false, true) => StartScreen::Settings,
+            _ if self.test_connection => StartScreen::TestConnection,
             _ => StartScreen::Menu,
         };
         let map = match self.map {

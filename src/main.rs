@@ -35,10 +35,24 @@ enum Command {
     Server(Box<arena_server::ServerArgs>),
     /// A headless player: joins a room over the network and plays with the AI.
     Bot(Box<BotFlags>),
+    /// Test what your network allows (server, STUN, NAT type, TURN, UDP) and
+    /// say it in plain words. Exit status: 0 direct connections should work
+    /// with everyone, 1 only through TURN or the relay, 2 server unreachable.
+    Doctor(DoctorFlags),
     /// Check a TURN server: allocate, relay round trip, peer permissions
     /// (one JSON line per check on stdout).
     #[command(hide = true)]
     TurnProbe(TurnProbeFlags),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct DoctorFlags {
+    /// The signaling server to test (default: the one in your settings).
+    #[arg(long, env = "ARENA_SERVER")]
+    server: Option<String>,
+    /// Print the whole report as JSON instead of the verdict lines.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -74,6 +88,10 @@ struct PlayFlags {
     /// Open the settings screen first.
     #[arg(long = "settings", conflicts_with_all = ["practice", "create", "room"])]
     open_settings: bool,
+    /// Open the settings screen and test the connection to the server (as
+    /// its Test connection button does; `arena doctor` is the same in a terminal).
+    #[arg(long, conflicts_with_all = ["practice", "create", "room", "open_settings"])]
+    test_connection: bool,
     /// AI opponents in practice (default 3), or bots that join the room you
     /// create, over the real network (default 0). 0-7.
     #[arg(long, env = "ARENA_BOTS")]
@@ -303,8 +321,53 @@ fn main() -> anyhow::Result<()> {
         Command::Play(flags) => play(*flags),
         Command::Bot(flags) => bot(*flags),
         Command::TurnProbe(flags) => turn_probe(flags),
+        Command::Doctor(flags) => doctor(flags),
         Command::Server(args) => arena::net::serve_blocking(&args).context("signaling server"),
     }
+}
+
+/// `arena doctor`: exits with the verdict's status (0, 1, 2).
+fn doctor(f: DoctorFlags) -> anyhow::Result<()> {
+    use arena::net::doctor::{Level, Timeouts, run_blocking};
+    let url = match f
+        .server
+        .as_deref()
+        .and_then(arena::settings::server_url_from_input)
+    {
+        Some(u) => u,
+        None => {
+            let saved = arena::settings::default_path()
+                .map(|p| arena::settings::load(&p).settings.server_url)
+                .unwrap_or_default();
+            match saved {
+                Some(u) => u,
+                None => {
+                    eprintln!(
+                        "arena doctor: no server to test: your settings host games on this machine. \
+                         Pass --server URL (the server your friends use)."
+                    );
+                    std::process::exit(2);
+                }
+            }
+        }
+    };
+    let report = run_blocking(&url, Timeouts::default()).context("network test")?;
+    if f.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("Testing {url}");
+        for l in &report.lines {
+            let mark = match l.level {
+                Level::Ok => "  ok ",
+                Level::Warn => "  !! ",
+                Level::Fail => "  XX ",
+                Level::Info => "  -- ",
+            };
+            println!("{mark}{}", l.text);
+        }
+        println!("({:.1} s)", report.elapsed_ms / 1000.0);
+    }
+    std::process::exit(report.exit_code);
 }
 
 /// `arena turn-probe`: the relay check, then one permission check per
@@ -361,6 +424,7 @@ fn play(f: PlayFlags) -> anyhow::Result<()> {
         create: f.create,
         room: f.room,
         open_settings: f.open_settings,
+        test_connection: f.test_connection,
         bots: f.bots,
         seed: f.seed,
         map: f.map,

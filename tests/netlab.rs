@@ -12,7 +12,6 @@
 mod lab;
 mod support;
 
-use std::io::Write;
 use std::time::Instant;
 
 use lab::{Host, Ice, Lab, Nat};
@@ -268,16 +267,7 @@ fn cell_with(
         started.elapsed().as_secs_f64(),
         lines.join("\n")
     );
-    if let Ok(path) = std::env::var("ARENA_LAB_TABLE") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        for l in &lines {
-            writeln!(f, "{l}").unwrap();
-        }
-    }
+    lab::append_table(&lines);
     drop(lab);
 }
 
@@ -473,19 +463,10 @@ fn fault_cell(
         assert_eq!(p["series_in"], 1000, "{name}: p{me}: {p:#}");
         assert_eq!(p["series_in_order"], true, "{name}: p{me}: {p:#}");
     }
-    if let Ok(path) = std::env::var("ARENA_LAB_TABLE") {
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap();
-        writeln!(
-            f,
-            "| {name} | back on {:?} after {recovered:.2} s; changes {changes:?} |",
-            ra["peers"].as_object().unwrap().values().next().unwrap()["route"]
-        )
-        .unwrap();
-    }
+    lab::append_table(&[format!(
+        "| {name} | back on {:?} after {recovered:.2} s; changes {changes:?} |",
+        ra["peers"].as_object().unwrap().values().next().unwrap()["route"]
+    )]);
     Some(recovered)
 }
 

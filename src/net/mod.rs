@@ -23,6 +23,7 @@
 mod api;
 pub mod conditioner;
 pub mod coturn;
+pub mod doctor;
 mod driver;
 mod host;
 mod peer;

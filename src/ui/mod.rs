@@ -176,6 +176,12 @@ async fn app(config: PlayConfig) {
             app.settings.clone(),
             app.config.settings_warning.clone(),
         ))),
+        StartScreen::TestConnection => {
+            let mut s =
+                SettingsScreen::new(app.settings.clone(), app.config.settings_warning.clone());
+            s.start_test();
+            Screen::Settings(Box::new(s))
+        }
         StartScreen::Create => app.online(Intent::Create, None, app.config.bots),
         StartScreen::Join(code) => app.online(Intent::Join(code), None, 0),
     };

@@ -8,6 +8,10 @@
 //! settings file, the net thread or the app's screen list: the caller saves
 //! what [`SettingsAction::Save`] returns and applies it.
 //!
+//! **Test connection** runs `arena doctor`'s checks ([`crate::net::doctor`])
+//! against the Server field on a thread of their own and shows the verdict
+//! lines in place of the rows; the window keeps drawing meanwhile.
+//!
 //! Keys: Up/Down or Tab/Shift+Tab move the focus, Left/Right change a
 //! stepper, Enter goes to the next row (flips a toggle, presses a button),
 //! Ctrl+S saves, Esc cancels. A click focuses a row. On a window too short
@@ -21,6 +25,7 @@ use super::widgets::{
 };
 use crate::config::MAX_NAME_LEN;
 use crate::net::NetMode;
+use crate::net::doctor::{self, Level, Report, Timeouts};
 use crate::settings::{
     HOST_HERE, InterpDelay, Settings, ice_list_from_input, server_url_from_input,
 };
@@ -79,8 +84,12 @@ const FIRST_PANEL_ROWS: usize = 6;
 const SAVE: usize = ROWS;
 /// Focus index of the Cancel button.
 const CANCEL: usize = ROWS + 1;
-/// Focusable items: the rows and the two buttons.
-const FOCUSABLE: usize = ROWS + 2;
+/// Focus index of the Test connection button.
+const TEST: usize = ROWS + 2;
+/// Focusable items: the rows and the three buttons.
+const FOCUSABLE: usize = ROWS + 3;
+/// The buttons in screen order (left to right), for Left/Right.
+const BUTTONS: [usize; 3] = [TEST, SAVE, CANCEL];
 
 const PANEL_TITLES: [&str; 2] = ["Player & network", "Connection & testing"];
 
@@ -101,6 +110,7 @@ const ROW_GAP: f32 = 10.0;
 const PANEL_PAD: f32 = 14.0;
 const PANEL_HEAD: f32 = 36.0;
 const BUTTON_W: f32 = 180.0;
+const TEST_BUTTON_W: f32 = 230.0;
 const BUTTON_H: f32 = 48.0;
 /// Narrower windows get one column (and scroll).
 const TWO_COLUMNS_MIN_W: f32 = 960.0;
@@ -130,6 +140,8 @@ pub struct SettingsLayout {
     pub save: Rect,
     /// The Cancel button.
     pub cancel: Rect,
+    /// The Test connection button (left of Save).
+    pub test: Rect,
     /// Baseline of the key hints at the bottom.
     pub hint_y: f32,
     /// 2 on wide windows, else 1.
@@ -159,9 +171,13 @@ pub fn layout(screen_w: f32, screen_h: f32) -> SettingsLayout {
 
     let hint_y = sh - 12.0;
     let buttons_y = sh - 30.0 - BUTTON_H;
-    let button_w = BUTTON_W.min((sw - 3.0 * MARGIN) / 2.0).max(60.0);
-    let save = Rect::new(sw / 2.0 - 10.0 - button_w, buttons_y, button_w, BUTTON_H);
-    let cancel = Rect::new(sw / 2.0 + 10.0, buttons_y, button_w, BUTTON_H);
+    let button_w = BUTTON_W.min((sw - 4.0 * MARGIN) / 3.0).max(60.0);
+    let test_w = TEST_BUTTON_W.min((sw - 4.0 * MARGIN) / 3.0).max(60.0);
+    // Test connection, Save, Cancel: centred as a group.
+    let x0 = sw / 2.0 - (test_w + 2.0 * button_w + 40.0) / 2.0;
+    let test = Rect::new(x0, buttons_y, test_w, BUTTON_H);
+    let save = Rect::new(test.right() + 20.0, buttons_y, button_w, BUTTON_H);
+    let cancel = Rect::new(save.right() + 20.0, buttons_y, button_w, BUTTON_H);
     let message = Rect::new(MARGIN, buttons_y - 32.0, full_w, 26.0);
 
     let top = notice.bottom() + 6.0;
@@ -215,9 +231,24 @@ pub fn layout(screen_w: f32, screen_h: f32) -> SettingsLayout {
         message,
         save,
         cancel,
+        test,
         hint_y,
         columns,
     }
+}
+
+/// A connection test, running or done.
+enum ConnTest {
+    /// Waiting for the report.
+    Running {
+        url: String,
+        report: crossbeam_channel::Receiver<Report>,
+        since: f64,
+    },
+    /// The report, shown until closed.
+    Done(Box<Report>),
+    /// Nothing to test (the Server field is empty: hosting here).
+    NoServer,
 }
 
 /// The settings screen's state: a draft being edited.
@@ -235,6 +266,7 @@ pub struct SettingsScreen {
     warning: Option<String>,
     message: Option<String>,
     fresh: bool,
+    test: Option<ConnTest>,
 }
 
 /// The empty server field's text: hosting here, and the address others on
@@ -255,7 +287,7 @@ impl SettingsScreen {
             server: TextField::new(current.server_url.as_deref().unwrap_or(""), 200)
                 .with_placeholder(&host_here_hint(current.host_addr.port())),
             ice: TextField::new(&current.ice_servers.join(", "), 600)
-                .with_placeholder("none (direct and LAN only), e.g. stun:stun.example.org:3478"),
+                .with_placeholder("optional: more STUN / TURN URLs"),
             turn_user: TextField::new(current.turn_user.as_deref().unwrap_or(""), 200)
                 .with_placeholder("none"),
             turn_pass: TextField::new(current.turn_pass.as_deref().unwrap_or(""), 200)
@@ -268,6 +300,110 @@ impl SettingsScreen {
             warning,
             message: None,
             fresh: true,
+            test: None,
+        }
+    }
+
+    /// Starts a connection test of the Server field's URL (the button).
+    pub fn start_test(&mut self) {
+        self.test = Some(match server_url_from_input(&self.server.value) {
+            Some(url) => ConnTest::Running {
+                report: doctor::spawn(url.clone(), Timeouts::default()),
+                url,
+                since: get_time(),
+            },
+            None => ConnTest::NoServer,
+        });
+    }
+
+    /// The connection test's view, in place of the rows: the verdict lines
+    /// (or a progress line), closed by Esc, Enter or a click once done.
+    fn test_frame(&mut self, text: &Text, lay: &SettingsLayout) {
+        if let Some(ConnTest::Running { report, .. }) = &self.test
+            && let Ok(r) = report.try_recv()
+        {
+            self.test = Some(ConnTest::Done(Box::new(r)));
+        }
+        let panel = Rect::new(
+            lay.panels[0].x,
+            lay.viewport.y,
+            lay.panels[1].right() - lay.panels[0].x,
+            lay.viewport.h,
+        );
+        draw_rectangle(panel.x, panel.y, panel.w, panel.h, theme::PANEL);
+        let x = panel.x + PANEL_PAD;
+        let w = panel.w - 2.0 * PANEL_PAD;
+        let mut y = panel.y + 30.0;
+        let head = |text: &Text, y: f32, s: &str| {
+            text.draw(s, x, y, 20.0, theme::TEXT_DIM, true);
+        };
+        let size = 18.0;
+        let line_h = 24.0;
+        match &self.test {
+            Some(ConnTest::Running { url, since, .. }) => {
+                head(text, y, &format!("Testing {url}"));
+                y += 2.0 * line_h;
+                let dots = ".".repeat(1 + ((get_time() - since) * 3.0) as usize % 3);
+                text.draw(
+                    &format!("Checking the server, STUN, your NAT and TURN{dots}"),
+                    x,
+                    y,
+                    size,
+                    theme::TEXT,
+                    false,
+                );
+            }
+            Some(ConnTest::Done(r)) => {
+                head(
+                    text,
+                    y,
+                    &format!(
+                        "Connection test of {} ({:.1} s)",
+                        r.server_url,
+                        r.elapsed_ms / 1000.0
+                    ),
+                );
+                y += 2.0 * line_h;
+                let headline_color = match r.verdict {
+                    doctor::Verdict::Direct => theme::HEALTH,
+                    doctor::Verdict::NeedsTurn | doctor::Verdict::RelayOnly => theme::ACCENT,
+                    doctor::Verdict::Unreachable => ERROR,
+                };
+                text.draw(r.verdict.headline(), x, y, 26.0, headline_color, true);
+                y += 1.8 * line_h;
+                for l in &r.lines {
+                    let (mark, color) = match l.level {
+                        Level::Ok => ("✔", theme::HEALTH),
+                        Level::Warn => ("!", theme::ACCENT),
+                        Level::Fail => ("✖", ERROR),
+                        Level::Info => ("·", theme::TEXT_DIM),
+                    };
+                    let wrapped =
+                        wrap(&l.text, w - 28.0, 3, |s| text.measure(s, size, false).width);
+                    text.draw(mark, x, y, size, color, true);
+                    for part in wrapped {
+                        if y > panel.bottom() - 8.0 {
+                            break;
+                        }
+                        text.draw(&part, x + 28.0, y, size, color, false);
+                        y += line_h;
+                    }
+                    y += 6.0;
+                }
+            }
+            Some(ConnTest::NoServer) | None => {
+                head(text, y, "Connection test");
+                y += 2.0 * line_h;
+                for part in wrap(
+                    "The Server field is empty: games are hosted on this machine. Type the server URL your friends use (e.g. https://arena.example.org), then test it.",
+                    w,
+                    3,
+                    |s| text.measure(s, size, false).width,
+                ) {
+                    text.draw(&part, x, y, size, theme::TEXT, false);
+                    y += line_h;
+                }
+            }
         }
     }
 
@@ -320,6 +456,35 @@ impl SettingsScreen {
         let (sw, sh) = (screen_width(), screen_height());
         let lay = layout(sw, sh);
         let mut action = SettingsAction::None;
+        if self.test.is_some() {
+            draw_title(text, &lay);
+            self.test_frame(text, &lay);
+            let running = matches!(self.test, Some(ConnTest::Running { .. }));
+            let label = if running { "Cancel test" } else { "Close" };
+            let close_key = is_key_pressed(KeyCode::Escape)
+                || (!running
+                    && (is_key_pressed(KeyCode::Enter) || is_key_pressed(KeyCode::KpEnter)));
+            let close = Rect::new(
+                sw / 2.0 - lay.save.w / 2.0,
+                lay.save.y,
+                lay.save.w,
+                lay.save.h,
+            );
+            if button(text, close, label, true, false) || close_key {
+                // A running test finishes on its own thread; its report is dropped.
+                self.test = None;
+            }
+            text.centered(
+                "Esc closes the test",
+                sw / 2.0,
+                lay.hint_y,
+                14.0,
+                theme::TEXT_DIM,
+                false,
+            );
+            discard_typed_chars();
+            return action;
+        }
 
         // Keyboard, against the focus at the start of the frame.
         let focus = self.focus;
@@ -334,7 +499,9 @@ impl SettingsScreen {
             next = (focus + FOCUSABLE - 1) % FOCUSABLE;
         }
         if focus >= SAVE && (is_key_pressed(KeyCode::Left) || is_key_pressed(KeyCode::Right)) {
-            next = if focus == SAVE { CANCEL } else { SAVE };
+            let at = BUTTONS.iter().position(|&b| b == focus).unwrap_or(0);
+            let step = if is_key_pressed(KeyCode::Left) { 2 } else { 1 };
+            next = BUTTONS[(at + step) % BUTTONS.len()];
         }
 
         // Scrolling: the wheel, or follow a focus that moved.
@@ -353,14 +520,7 @@ impl SettingsScreen {
         let scroll = self.scroll;
 
         // Header.
-        text.centered(
-            "Settings",
-            lay.title.x + lay.title.w / 2.0,
-            lay.title.y + 42.0,
-            44.0,
-            theme::ACCENT,
-            true,
-        );
+        draw_title(text, &lay);
         if let Some(w) = &self.warning {
             let size = 16.0;
             let lines = wrap(w, lay.notice.w, 2, |s| text.measure(s, size, false).width);
@@ -464,6 +624,9 @@ impl SettingsScreen {
         }
         if button(text, lay.cancel, "Cancel", focus == CANCEL, enter) {
             action = SettingsAction::Cancel;
+        }
+        if button(text, lay.test, "Test connection", focus == TEST, enter) {
+            self.start_test();
         }
         text.centered(
             "↑/↓/Tab move · ←/→ change · Enter next · Ctrl+S save · Esc cancel",
@@ -673,6 +836,17 @@ fn scroll_to_show(scroll: f32, row: Rect, i: usize, lay: &SettingsLayout) -> f32
     }
 }
 
+fn draw_title(text: &Text, lay: &SettingsLayout) {
+    text.centered(
+        "Settings",
+        lay.title.x + lay.title.w / 2.0,
+        lay.title.y + 42.0,
+        44.0,
+        theme::ACCENT,
+        true,
+    );
+}
+
 fn draw_scrollbar(lay: &SettingsLayout, scroll: f32, max_scroll: f32) {
     let v = lay.viewport;
     // Beside the column when there is room, else at the window's edge.
@@ -748,9 +922,10 @@ mod tests {
         assert!(lay.viewport.bottom() <= lay.message.y);
         assert!(lay.message.bottom() <= lay.save.y);
         assert!(lay.save.right() < lay.cancel.x);
+        assert!(inside(screen, lay.test) && lay.test.right() < lay.save.x);
         // Stable numbers a screenshot test can rely on.
         assert_eq!(lay.title, Rect::new(24.0, 14.0, 1232.0, 52.0));
-        assert_eq!(lay.save, Rect::new(450.0, 642.0, 180.0, 48.0));
+        assert_eq!(lay.save, Rect::new(575.0, 642.0, 180.0, 48.0));
         assert_eq!(lay.first_row(), Rect::new(42.0, 150.0, 572.0, 44.0));
     }
 
