@@ -53,6 +53,9 @@ struct DoctorFlags {
     /// Print the whole report as JSON instead of the verdict lines.
     #[arg(long)]
     json: bool,
+    /// Settings file to read the server from (default: the OS config directory's).
+    #[arg(long, env = "ARENA_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -336,9 +339,11 @@ fn doctor(f: DoctorFlags) -> anyhow::Result<()> {
     {
         Some(u) => u,
         None => {
-            let saved = arena::settings::default_path()
-                .map(|p| arena::settings::load(&p).settings.server_url)
-                .unwrap_or_default();
+            let saved = f
+                .config
+                .clone()
+                .or_else(arena::settings::default_path)
+                .and_then(|p| arena::settings::load(&p).settings.server_url);
             match saved {
                 Some(u) => u,
                 None => {

@@ -397,3 +397,60 @@ fn relay_only_bots_go_through_coturn_with_server_issued_credentials() {
         );
     }
 }
+
+/// The embedded server (Create room) runs the built-in STUN server too, and
+/// `arena doctor` against it (on loopback: no NAT) says so: both STUN ports
+/// answer with this machine's own address, the verdict is direct, exit 0.
+#[test]
+fn the_embedded_server_answers_stun_and_the_doctor_says_direct() {
+    let srv = server(arena_server::Config::default());
+    assert_eq!(srv.stun_ports().len(), 2, "{:?}", srv.stun_ports());
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["doctor", "--server", &srv.url(), "--json"])
+        .output()
+        .expect("run arena doctor");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+    assert_eq!(out.status.code(), Some(0), "{r:#}");
+    assert_eq!(r["verdict"], "direct", "{r:#}");
+    assert_eq!(r["stun"]["mapping"], "no_nat", "{r:#}");
+    let probes = r["stun"]["probes"].as_array().unwrap();
+    let ports: Vec<u16> = probes
+        .iter()
+        .map(|p| {
+            let addr: SocketAddr = p["addr"].as_str().unwrap().parse().unwrap();
+            assert!(
+                p["mapped"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{p}"
+            );
+            addr.port()
+        })
+        .collect();
+    assert_eq!(ports, srv.stun_ports(), "{r:#}");
+
+    // A core-only server is reachable but offers no STUN or TURN: exit 1.
+    let core = server(arena_server::Config {
+        core_only: true,
+        ..arena_server::Config::default()
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .args(["doctor", "--server", &core.url(), "--json"])
+        .output()
+        .expect("run arena doctor");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(out.status.code(), Some(1), "{r:#}");
+    assert_eq!(r["verdict"], "relay_only", "{r:#}");
+    assert!(r["lines"].to_string().contains("core-only"), "{r:#}");
+
+    // With no server to test (the settings host games here), it says what
+    // to do and exits 2 without trying anything.
+    let out = Command::new(env!("CARGO_BIN_EXE_arena"))
+        .arg("doctor")
+        .env("ARENA_CONFIG", tmp("doctor-no-server.toml"))
+        .env_remove("ARENA_SERVER")
+        .output()
+        .expect("run arena doctor");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--server"), "{err}");
+}

@@ -37,6 +37,10 @@ use tokio::sync::mpsc;
 use super::signaling::Signaling;
 use super::turn_probe::{self, TurnProbeError};
 
+/// How long `hello` may take before the server counts as core-only (as in
+/// the game, PROTOCOL.md section 2).
+const HELLO_WAIT: Duration = Duration::from_secs(2);
+
 /// How long each probe may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -246,7 +250,7 @@ fn ms(d: Duration) -> f64 {
 pub async fn run(server_url: &str, t: Timeouts) -> Report {
     let started = Instant::now();
     let (server, hello) = check_server(server_url, t.server).await;
-    let Some(hello) = hello.filter(|_| server.ok) else {
+    if !server.ok {
         let (verdict, lines) = judge(server_url, &server, None, &[]);
         return Report {
             server_url: server_url.to_owned(),
@@ -259,11 +263,16 @@ pub async fn run(server_url: &str, t: Timeouts) -> Report {
             lines,
             elapsed_ms: ms(started.elapsed()),
         };
-    };
+    }
     let host = url_host(server_url);
-    let ice = hello.ice_servers.clone().unwrap_or_default();
+    // A core-only server (no `hello`) offers neither STUN nor TURN here.
+    let ice = hello
+        .as_ref()
+        .and_then(|h| h.ice_servers.clone())
+        .unwrap_or_default();
+    let stun_ports = hello.map(|h| h.stun_ports).unwrap_or_default();
     let (stun, turn) = tokio::join!(
-        check_stun(host.as_deref(), &hello.stun_ports, &ice, t.udp),
+        check_stun(host.as_deref(), &stun_ports, &ice, t.udp),
         check_turn(&ice, t.udp),
     );
     let (verdict, lines) = judge(server_url, &server, Some(&stun), &turn);
@@ -347,7 +356,8 @@ async fn check_server(
     let mut hello = Ok(None);
     for _ in 0..3 {
         let sent = Instant::now();
-        hello = sig.hello("doctor", wait).await;
+        // As the game does: no answer within 2 s means a core-only server.
+        hello = sig.hello("doctor", wait.min(HELLO_WAIT)).await;
         rtt = rtt.min(sent.elapsed());
         if !matches!(hello, Ok(Some(_))) {
             break;
@@ -365,13 +375,11 @@ async fn check_server(
             },
             Some(h),
         ),
+        // Connected, but no `hello`: a core-only server (or another
+        // Socket.IO server): reachable, and nothing more to learn from it.
         Ok(None) => (
             ServerCheck {
-                error: Some(
-                    "the server accepted the connection but did not answer `hello`: \
-                     it is not an arena-server (or a core-only one)"
-                        .into(),
-                ),
+                ok: true,
                 ..ServerCheck::default()
             },
             None,
@@ -719,15 +727,19 @@ pub fn judge(
         );
         return (Verdict::Unreachable, lines);
     }
-    say(
-        Level::Ok,
-        format!(
-            "The server answers: {} , round trip {:.1} ms.",
-            server.version.as_deref().unwrap_or("?"),
-            server.rtt_ms.unwrap_or(0.0)
-        )
-        .replace(" ,", ","),
-    );
+    match &server.version {
+        Some(v) => say(
+            Level::Ok,
+            format!(
+                "The server answers: {v}, round trip {:.1} ms.",
+                server.rtt_ms.unwrap_or(0.0)
+            ),
+        ),
+        None => say(
+            Level::Warn,
+            "The server answers, but not `hello`: a core-only Socket.IO server (no room codes, STUN or TURN from it; the game generates codes and relays with broadcast).".into(),
+        ),
+    }
     // Only TURN over UDP helps this game (its WebRTC stack has no TCP).
     let turn_works = turn.iter().any(TurnCheck::works_for_the_game);
     // TURN lines come after the NAT's (the order a person reads the story in).
