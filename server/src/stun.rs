@@ -35,11 +35,15 @@ use crate::metrics::{Metrics, StunResult};
 /// IPv4 reassembly size (RFC 791) leaves room for anything legitimate.
 pub const MAX_REQUEST: usize = 576;
 
-/// Answers per second per source IP (sustained), and the burst. A NAT with a
-/// few dozen players behind one address gathers candidates well within it.
-pub const PER_SOURCE: u32 = 20;
-/// Burst of [`PER_SOURCE`].
-pub const PER_SOURCE_BURST: u32 = 60;
+/// Answers per second per source IP (sustained), and the burst. Players
+/// behind one NAT share its address, and every player gathers a server-
+/// reflexive candidate for each other player: a room of 8 behind one router
+/// (a LAN party, a campus) sends 56 requests at once, retransmissions aside.
+/// An answer is at most 2× its request, so even the full rate towards a
+/// spoofed victim is 4 kB/s: no use as a reflector.
+pub const PER_SOURCE: u32 = 100;
+/// Burst of [`PER_SOURCE`]: three rooms of 8 behind one address at once.
+pub const PER_SOURCE_BURST: u32 = 200;
 /// Source addresses remembered by the limiter before the idle ones are
 /// forgotten (bounds its memory under a spoofed-source flood).
 const MAX_SOURCES: usize = 65_536;

@@ -356,7 +356,14 @@ async fn build(
         // when TURN gathering is also under way): accepting it at once
         // instead of after the default 1 s took the 8-peer mesh from ~1 s to
         // tens of ms (benches/net_link.rs).
-        .with_prflx_acceptance_min_wait(Some(Duration::ZERO));
+        .with_prflx_acceptance_min_wait(Some(Duration::ZERO))
+        // Server-reflexive pairs otherwise wait 500 ms before they may be
+        // chosen (to let host pairs win on a LAN; host pairs that work
+        // succeed first anyway). It was most of a cone ↔ cone link's time to
+        // open in the NAT lab, and with the server's built-in STUN on the
+        // same machine (loopback, LAN) srflx candidates equal host ones and
+        // the 8-peer mesh took ~580 ms instead of ~70.
+        .with_srflx_acceptance_min_wait(Some(Duration::ZERO));
     if setup.relay_only {
         // Relay pairs otherwise wait 2 s before they may be chosen.
         settings = settings.with_relay_acceptance_min_wait(Some(Duration::ZERO));

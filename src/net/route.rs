@@ -117,23 +117,26 @@ pub struct CandidatePair {
 
 impl CandidatePair {
     /// A pair, judged `turn` when either end is a TURN relay address: a
-    /// `relay` candidate on either side, or a peer address on the IP of one
-    /// of our own relay candidates (`relay_ips`: the TURN server's relay
-    /// address, which a check can make us learn as peer-reflexive before the
-    /// peer's relay candidate is signaled).
+    /// `relay` candidate on either side, or a peer-reflexive peer address on
+    /// the IP of one of our own relay candidates (`relay_ips`: the TURN
+    /// server's relay address, which a check can make us learn as
+    /// peer-reflexive before the peer's relay candidate is signaled) that is
+    /// not our own IP.
     pub fn new(
         local: (CandidateKind, String),
         remote: (CandidateKind, String),
         relay_ips: &[std::net::IpAddr],
     ) -> CandidatePair {
-        let remote_ip = remote
-            .1
-            .parse::<std::net::SocketAddr>()
-            .ok()
-            .map(|a| a.ip());
-        let turn = local.0 == CandidateKind::Relay
-            || remote.0 == CandidateKind::Relay
-            || remote_ip.is_some_and(|ip| relay_ips.contains(&ip));
+        let ip_of = |a: &str| a.parse::<std::net::SocketAddr>().ok().map(|a| a.ip());
+        let (local_ip, remote_ip) = (ip_of(&local.1), ip_of(&remote.1));
+        // Only a peer-reflexive address can be a relay met in a check; one on
+        // our own IP is this machine (loopback tests, where the TURN server's
+        // relay IP is every candidate's IP).
+        let learnt_relay = remote.0 == CandidateKind::Prflx
+            && remote_ip.is_some_and(|ip| relay_ips.contains(&ip))
+            && remote_ip != local_ip;
+        let turn =
+            local.0 == CandidateKind::Relay || remote.0 == CandidateKind::Relay || learnt_relay;
         CandidatePair {
             local: local.0,
             local_addr: local.1,
@@ -382,6 +385,18 @@ mod tests {
         );
         assert!(learnt.turn);
         assert_eq!(learnt.kind(), CandidateKind::Relay);
+        // On one machine (loopback tests) the TURN server's relay IP is every
+        // candidate's IP: a signaled host candidate, or a peer-reflexive one
+        // on our own IP, is this machine, not a relay.
+        let here = [std::net::IpAddr::from([127, 0, 0, 1])];
+        let lo = CandidatePair::new(host("127.0.0.1:5000"), host("127.0.0.1:6000"), &here);
+        assert!(!lo.turn);
+        let lo_prflx = CandidatePair::new(
+            host("127.0.0.1:5000"),
+            (CandidateKind::Prflx, "127.0.0.1:6000".into()),
+            &here,
+        );
+        assert!(!lo_prflx.turn);
     }
 
     const P: RoutePolicy = RoutePolicy {
