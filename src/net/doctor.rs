@@ -251,18 +251,7 @@ pub async fn run(server_url: &str, t: Timeouts) -> Report {
     let started = Instant::now();
     let (server, hello) = check_server(server_url, t.server).await;
     if !server.ok {
-        let (verdict, lines) = judge(server_url, &server, None, &[]);
-        return Report {
-            server_url: server_url.to_owned(),
-            server,
-            stun: None,
-            turn: Vec::new(),
-            udp_blocked: false,
-            verdict,
-            exit_code: verdict.exit_code(),
-            lines,
-            elapsed_ms: ms(started.elapsed()),
-        };
+        return Report::new(server_url, server, None, Vec::new(), started);
     }
     let host = url_host(server_url);
     // A core-only server (no `hello`) offers neither STUN nor TURN here.
@@ -275,20 +264,36 @@ pub async fn run(server_url: &str, t: Timeouts) -> Report {
         check_stun(host.as_deref(), &stun_ports, &ice, t.udp),
         check_turn(&ice, t.udp),
     );
-    let (verdict, lines) = judge(server_url, &server, Some(&stun), &turn);
-    Report {
-        server_url: server_url.to_owned(),
-        server,
+    Report::new(server_url, server, Some(stun), turn, started)
+}
+
+impl Report {
+    /// The report of these checks: verdict, sentences and exit status from
+    /// [`judge`], run time since `started`.
+    fn new(
+        server_url: &str,
+        server: ServerCheck,
+        stun: Option<StunCheck>,
+        turn: Vec<TurnCheck>,
+        started: Instant,
+    ) -> Report {
+        let (verdict, lines) = judge(server_url, &server, stun.as_ref(), &turn);
         // TURN over TCP says nothing about UDP: only a UDP allocation does.
-        udp_blocked: stun.mapping == Mapping::NoAnswer
-            && !stun.probes.is_empty()
-            && !turn.iter().any(TurnCheck::works_for_the_game),
-        stun: Some(stun),
-        turn,
-        verdict,
-        exit_code: verdict.exit_code(),
-        lines,
-        elapsed_ms: ms(started.elapsed()),
+        let udp_blocked = stun
+            .as_ref()
+            .is_some_and(|s| s.mapping == Mapping::NoAnswer && !s.probes.is_empty())
+            && !turn.iter().any(TurnCheck::works_for_the_game);
+        Report {
+            server_url: server_url.to_owned(),
+            server,
+            stun,
+            turn,
+            udp_blocked,
+            verdict,
+            exit_code: verdict.exit_code(),
+            lines,
+            elapsed_ms: ms(started.elapsed()),
+        }
     }
 }
 
