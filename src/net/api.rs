@@ -119,8 +119,6 @@ pub enum NetCommand {
     CreateRoom,
     /// Join the room with this code (any case, spaces and dashes ignored).
     JoinRoom(String),
-    /// Leave the room (peers are told; links close).
-    LeaveRoom,
     /// The local player's state, every simulation tick; the net thread sends
     /// it to each peer at the send rate (at once when `discrete`: respawn,
     /// fire), lowering a congested peer's rate.
@@ -134,10 +132,6 @@ pub enum NetCommand {
     SendEvent(GameEvent),
     /// Switch the network mode live (no leaving the room).
     SetMode(NetMode),
-    /// Set the link conditioner.
-    SetConditions(LinkConditions),
-    /// Set the state send rate, Hz (clamped to 5–60).
-    SetSendRate(f64),
     /// Leave the room, close everything and end the thread.
     Shutdown,
 }

@@ -2,8 +2,9 @@
 //! traffic, on every route alike.
 //!
 //! It decides each message's fate with the same seeded link model the sync
-//! bench uses ([`crate::sync::LinkModel`]); the driver then sends the message
-//! now, later (a timer task), or not at all. Pure: time is an argument.
+//! bench uses ([`crate::sync::LinkModel`]); [`super::core::NetCore`] then
+//! sends the message now, later (it holds it until due), or not at all.
+//! Pure: time is an argument.
 
 use super::api::LinkConditions;
 use crate::sync::{LinkModel, LinkParams};

@@ -3,25 +3,31 @@
 //! game rules.
 //!
 //! [`NetHandle::spawn`] starts the net thread: a std thread owning a tokio
-//! runtime, which runs the signaling client ([`signaling`], rust_socketio),
-//! one WebRTC peer connection per remote player ([`peer`], webrtc 0.21) and
-//! the driver loop that routes game messages per peer ([`driver`]). The game
-//! talks to it only through two crossbeam channels: [`NetCommand`] in,
-//! [`NetEvent`] out; it never blocks on either.
+//! runtime. Every decision is made by [`core::NetCore`], a state machine with
+//! no I/O and no clock; the native shell ([`driver`]) feeds it what happens
+//! and carries out what it asks with the signaling client ([`signaling`],
+//! rust_socketio) and one WebRTC peer connection per remote player ([`peer`],
+//! webrtc 0.21). The game talks to the thread only through two crossbeam
+//! channels: [`NetCommand`] in, [`NetEvent`] out; it never blocks on either.
 //!
-//! The decisions are pure state machines, unit-tested without sockets:
-//! [`route`] (modes, P2P timeout and retry, which route), [`reliable`]
-//! (exactly-once in-order events across route changes and reconnections) and
-//! [`conditioner`] (artificial latency, jitter, loss). [`host`] runs the
-//! signaling server in this process (`arena server`, and the embedded server).
+//! The core's rules build on smaller pure state machines, unit-tested
+//! without sockets: [`route`] (modes, P2P timeout and retry, which route),
+//! [`reliable`] (exactly-once in-order events across route changes and
+//! reconnections) and [`conditioner`] (artificial latency, jitter, loss).
+//! [`host`] runs the signaling server in this process (`arena server`, and
+//! the embedded server).
 //!
 //! ```text
-//!  game ──NetCommand──▶ driver ──▶ signaling (hello, rooms, signal, relay)
-//!       ◀──NetEvent───         ──▶ peer connections (state + events channels)
+//!  game ──NetCommand──▶ driver ──Input──▶ NetCore
+//!       ◀──NetEvent───  (shell) ◀─Output──  (pure)
+//!                          │
+//!                          ├──▶ signaling (hello, rooms, signal, relay)
+//!                          └──▶ peer connections (state + events channels)
 //! ```
 
 mod api;
 pub mod conditioner;
+pub mod core;
 pub mod coturn;
 pub mod doctor;
 mod driver;
@@ -44,6 +50,7 @@ pub use api::{
 pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
 
+use core::Input;
 use driver::{Driver, Internal};
 
 /// The game's handle on the net thread.
@@ -82,12 +89,12 @@ impl NetHandle {
                     tokio::task::spawn_blocking(move || {
                         while let Ok(c) = cmd_rx.recv() {
                             let last = matches!(c, NetCommand::Shutdown);
-                            if fwd.send(Internal::Cmd(c)).is_err() || last {
+                            if fwd.send(Internal::Core(Input::Command(c))).is_err() || last {
                                 break;
                             }
                         }
                         // The game dropped its handle: shut down.
-                        let _ = fwd.send(Internal::Cmd(NetCommand::Shutdown));
+                        let _ = fwd.send(Internal::Core(Input::Command(NetCommand::Shutdown)));
                     });
                     Driver::new(config, id, ev_tx, tx).run(rx).await;
                 });

@@ -6,9 +6,10 @@
 //! its channels: it applies remote descriptions and candidates (buffering
 //! candidates until the remote description is set), turns local candidates
 //! and descriptions into the browser's JSON shapes, writes outgoing messages,
-//! and reports to the driver: local signals to forward, "open" with the
-//! selected candidate type, every received message, and failure. The driver
-//! only sends it commands; a connection never touches routing or game state.
+//! and reports through a callback: local signals to forward, "open" with the
+//! selected candidate type, every received message, and failure. The shell
+//! ([`super::driver`]) only sends it commands; a connection never touches
+//! routing or game state.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 
-use arena_server::protocol::{IceCandidate, IceServer, SdpType, Signal};
+use arena_server::protocol::{IceCandidate, SdpType, Signal};
 use bytes::BytesMut;
 use rtc::ice::mdns::MulticastDnsMode;
 use serde_json::Value;
@@ -34,7 +35,7 @@ use webrtc::runtime::{
     TokioRuntime,
 };
 
-use super::driver::Internal;
+pub use super::core::{Channel, PeerEvent as PcEvent, PeerSetup as PcSetup};
 use super::route::{CandidateKind, CandidatePair};
 
 /// Label of the unreliable channel.
@@ -59,90 +60,34 @@ const ICE_FAILED: Duration = Duration::from_secs(5);
 /// Longest sleep of a connection's driver while it is connecting.
 const CONNECTING_SLEEP_CAP: Duration = Duration::from_millis(2);
 
-/// Which data channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// `state`: unordered, no retransmits.
-    State,
-    /// `events`: ordered, reliable.
-    Events,
-}
-
-/// What a connection reports to the driver.
-#[derive(Debug)]
-pub enum PcEvent {
-    /// A local description or candidate to forward as `signal` (browser JSON).
-    LocalSignal(Value),
-    /// Both channels are open over this candidate pair.
-    Open(CandidatePair),
-    /// A message arrived on either channel.
-    Message(Vec<u8>),
-    /// The connection failed or closed; it is gone. Why, in words that
-    /// start with the kind of failure (`ICE failed`, `no candidates`, `TURN
-    /// refused`, `closed`) and end with the candidates seen.
-    Failed(String),
-}
-
-/// How to build a connection.
-#[derive(Debug, Clone)]
-pub struct PcSetup {
-    /// The remote player's socket id.
-    pub sid: String,
-    /// Generation number of this connection (the driver ignores older ones).
-    pub generation: u64,
-    /// Whether we offer (and create the channels) or answer.
-    pub offerer: bool,
-    /// STUN/TURN servers.
-    pub ice_servers: Vec<IceServer>,
-    /// Only TURN candidates.
-    pub relay_only: bool,
-    /// Local address to bind UDP on.
-    pub bind_ip: IpAddr,
-    /// Test switch: gather no candidates for the peer (every attempt fails).
-    pub block_p2p: bool,
-}
-
 enum Cmd {
     Remote(Value),
     Close,
 }
 
-/// The driver's handle on one connection. Cheap to clone.
+/// The shell's handle on one connection. Cheap to clone.
 #[derive(Clone)]
 pub struct PeerConn {
-    /// Which connection of that peer this is.
-    pub generation: u64,
-    /// Whether we sent the offer.
-    pub offering: bool,
-    /// Whether the answer to our offer arrived.
-    pub answered: bool,
     cmd: mpsc::UnboundedSender<Cmd>,
     out: mpsc::Sender<(Channel, Vec<u8>)>,
     queued: Arc<AtomicUsize>,
 }
 
 impl PeerConn {
-    /// Starts a connection task; it reports to `driver`.
-    pub fn spawn(setup: PcSetup, driver: mpsc::UnboundedSender<Internal>) -> PeerConn {
+    /// Starts a connection task; it reports through `report` (which says
+    /// `false` once nobody listens any more).
+    pub fn spawn(setup: PcSetup, report: Report) -> PeerConn {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (out, out_rx) = mpsc::channel(OUT_CAP);
         let queued = Arc::new(AtomicUsize::new(0));
         let conn = PeerConn {
-            generation: setup.generation,
-            offering: setup.offerer,
-            answered: false,
             cmd,
             out,
             queued: queued.clone(),
         };
         tokio::spawn(async move {
-            let report = Reporter {
-                sid: setup.sid.clone(),
-                generation: setup.generation,
-                driver,
-            };
             let why = run(setup, cmd_rx, out_rx, queued, &report).await;
-            report.send(PcEvent::Failed(why));
+            report(PcEvent::Failed(why));
         });
         conn
     }
@@ -172,21 +117,8 @@ impl PeerConn {
     }
 }
 
-struct Reporter {
-    sid: String,
-    generation: u64,
-    driver: mpsc::UnboundedSender<Internal>,
-}
-
-impl Reporter {
-    fn send(&self, ev: PcEvent) {
-        let _ = self.driver.send(Internal::Pc {
-            sid: self.sid.clone(),
-            generation: self.generation,
-            ev,
-        });
-    }
-}
+/// Where a connection's reports go: returns `false` when nobody listens.
+pub type Report = Arc<dyn Fn(PcEvent) -> bool + Send + Sync>;
 
 /// What the connection's callbacks tell its task (never slow work inside a
 /// callback: it runs on the connection's driver).
@@ -224,7 +156,7 @@ async fn run(
     mut cmd: mpsc::UnboundedReceiver<Cmd>,
     mut out: mpsc::Receiver<(Channel, Vec<u8>)>,
     queued: Arc<AtomicUsize>,
-    report: &Reporter,
+    report: &Report,
 ) -> String {
     let (local_tx, mut local) = mpsc::unbounded_channel();
     let cap = Arc::new(AtomicU64::new(CONNECTING_SLEEP_CAP.as_micros() as u64));
@@ -391,7 +323,7 @@ async fn drive(
     cmd: &mut mpsc::UnboundedReceiver<Cmd>,
     out: &mut mpsc::Receiver<(Channel, Vec<u8>)>,
     queued: &AtomicUsize,
-    report: &Reporter,
+    report: &Report,
     seen: &mut Seen,
 ) -> Result<(), String> {
     let mut state_dc: Option<Arc<dyn DataChannel>> = None;
@@ -427,7 +359,7 @@ async fn drive(
         pc.set_local_description(offer.clone())
             .await
             .map_err(|e| format!("set local offer: {e}"))?;
-        report.send(PcEvent::LocalSignal(description_json(
+        report(PcEvent::LocalSignal(description_json(
             SdpType::Offer,
             offer.sdp,
         )));
@@ -470,7 +402,7 @@ async fn drive(
                             if kind == SdpType::Offer {
                                 let answer = pc.create_answer(None).await.map_err(|e| format!("create answer: {e}"))?;
                                 pc.set_local_description(answer.clone()).await.map_err(|e| format!("set local answer: {e}"))?;
-                                report.send(PcEvent::LocalSignal(description_json(SdpType::Answer, answer.sdp)));
+                                report(PcEvent::LocalSignal(description_json(SdpType::Answer, answer.sdp)));
                             }
                             for c in early.drain(..) {
                                 add_candidate(pc, c).await;
@@ -502,7 +434,7 @@ async fn drive(
                 Some(Local::Candidate(init)) => {
                     seen.local_candidate(&init.candidate);
                     if !setup.block_p2p && !init.candidate.is_empty() {
-                        report.send(PcEvent::LocalSignal(candidate_json(init)));
+                        report(PcEvent::LocalSignal(candidate_json(init)));
                     }
                 }
                 Some(Local::State(s)) => match s {
@@ -539,7 +471,7 @@ async fn drive(
                         // Open: back to the driver's own timers (no idle wake-ups).
                         cap.store(u64::MAX, Ordering::Relaxed);
                         poke = relay_socket.and_then(|t| Poke::new(setup.bind_ip, t));
-                        report.send(PcEvent::Open(pair));
+                        report(PcEvent::Open(pair));
                     }
                 }
                 Some(Local::Closed) => return Err("data channel closed".into()),
@@ -553,27 +485,17 @@ fn spawn_reader(
     dc: Arc<dyn DataChannel>,
     ch: Channel,
     local: mpsc::UnboundedSender<Local>,
-    report: &Reporter,
+    report: &Report,
 ) {
-    let driver = report.driver.clone();
-    let sid = report.sid.clone();
-    let generation = report.generation;
+    let report = report.clone();
     tokio::spawn(async move {
         while let Some(ev) = dc.poll().await {
             match ev {
                 DataChannelEvent::OnOpen => {
                     let _ = local.send(Local::Open(ch));
                 }
-                DataChannelEvent::OnMessage(m) => {
-                    let ev = PcEvent::Message(m.data.to_vec());
-                    let msg = Internal::Pc {
-                        sid: sid.clone(),
-                        generation,
-                        ev,
-                    };
-                    if driver.send(msg).is_err() {
-                        return;
-                    }
+                DataChannelEvent::OnMessage(m) if !report(PcEvent::Message(m.data.to_vec())) => {
+                    return;
                 }
                 DataChannelEvent::OnClose => break,
                 _ => {}

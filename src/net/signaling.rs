@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arena_server::protocol::{
-    ArenaError, BroadcastForward, BroadcastRequest, CreateRoom, CreateRoomAck, ErrorAck, ErrorCode,
-    HelloAck, JoinRoom, JoinRoomAck, RelayForward, RelayRequest, RoomUsers, SignalForward,
-    SignalRequest, UserJoined, UserLeft, events,
+    ArenaError, BroadcastForward, BroadcastRequest, CreateRoom, CreateRoomAck, ErrorAck, HelloAck,
+    JoinRoom, JoinRoomAck, RelayForward, RelayRequest, RoomUsers, SignalForward, SignalRequest,
+    UserJoined, UserLeft, events,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -34,67 +34,7 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Most fire-and-forget emits queued before new ones are dropped (and counted).
 const OUTBOX_CAP: usize = 4096;
 
-/// What the server said, as the driver sees it.
-#[derive(Debug)]
-pub enum Inbound {
-    /// The namespace was acknowledged: first connection or after a reconnection.
-    Connected,
-    /// The connection closed or errored (rust_socketio reconnects by itself).
-    Disconnected(String),
-    /// `room_users`: everyone in the room, us included.
-    RoomUsers(Vec<String>),
-    /// `user_joined`.
-    UserJoined(String),
-    /// `user_left`.
-    UserLeft(String),
-    /// A WebRTC signal from another member.
-    Signal {
-        /// Sender's socket id.
-        from: String,
-        /// Browser-shaped description or candidate.
-        signal: Value,
-    },
-    /// Game bytes relayed by the server (`relay`, or `broadcast` on core servers).
-    Data {
-        /// Sender's socket id.
-        from: String,
-        /// One encoded game message.
-        bytes: Vec<u8>,
-    },
-    /// `arena_error`: a refused event that had no ack.
-    ServerError(ArenaError),
-    /// An event that did not parse (dropped and counted).
-    Malformed(String),
-}
-
-/// Why a request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
-    /// The server refused it.
-    Refused {
-        /// Error code.
-        code: ErrorCode,
-        /// The server's explanation.
-        message: String,
-    },
-    /// No ack in time.
-    Timeout,
-    /// The emit failed (not connected).
-    Send(String),
-    /// The ack was not the documented shape.
-    BadReply(String),
-}
-
-impl std::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Refused { code, message } => write!(f, "{message} ({code})"),
-            Self::Timeout => f.write_str("the server did not answer in time"),
-            Self::Send(e) => write!(f, "not connected to the server ({e})"),
-            Self::BadReply(e) => write!(f, "unexpected answer from the server ({e})"),
-        }
-    }
-}
+pub use super::core::{RequestError, ServerEvent as Inbound};
 
 enum Emit {
     Signal(SignalRequest),
@@ -491,6 +431,7 @@ fn data(name: &str, from: String, b64: &str) -> Inbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arena_server::protocol::ErrorCode;
 
     fn text(v: Value) -> Payload {
         Payload::Text(vec![v])

@@ -1,0 +1,369 @@
+//! Game messages in and out: which route carries each one (through the link
+//! conditioner), the per-sender rate limit and validation of what arrives,
+//! `Hello`/`Resume` (who a peer is, where its event stream stands), states at
+//! each peer's send rate, reliable events exactly once, pings.
+
+use super::{CONGESTED_QUEUE, Channel, NetCore, Output, Ping, Streams, short};
+use crate::net::api::NetEvent;
+use crate::net::reliable::{Outgoing, ReliableReceiver, ReliableSender};
+use crate::net::route::{Link, NetMode, Route};
+use crate::proto::{self, GameEvent, Message, NetId};
+use rand::Rng;
+
+/// Pings kept waiting for their pong.
+const MAX_PINGS: usize = 8;
+
+impl NetCore {
+    /// The state goes to each peer at that peer's rate. Its `seq` is
+    /// renumbered per peer (consecutive on each link), so a receiver can
+    /// count losses from the gaps.
+    pub(super) fn send_state(&mut self, state: proto::PlayerState, discrete: bool) {
+        let now = self.now;
+        let relay_congested = self.backlog.relay > CONGESTED_QUEUE;
+        let backlog = &self.backlog.peers;
+        let sends: Vec<(String, Message)> = self
+            .peers
+            .iter_mut()
+            .filter(|(_, p)| p.id.is_some())
+            .filter_map(|(sid, p)| {
+                let conn_congested = p.conn.is_some_and(|c| {
+                    backlog
+                        .iter()
+                        .any(|&(g, queued)| g == c.generation && queued > CONGESTED_QUEUE)
+                });
+                let congested = relay_congested || conn_congested;
+                if !p.throttle.should_send(now, discrete, congested) {
+                    return None;
+                }
+                p.state_seq = p.state_seq.wrapping_add(1);
+                Some((
+                    sid.clone(),
+                    Message::State(proto::PlayerState {
+                        seq: p.state_seq,
+                        ..state
+                    }),
+                ))
+            })
+            .collect();
+        for (sid, msg) in sends {
+            self.send_to(&sid, &msg);
+        }
+    }
+
+    pub(super) fn send_event(&mut self, event: GameEvent) {
+        let now = self.now;
+        let mut sends = Vec::new();
+        // Every player in the room gets it on its stream, also one gone
+        // silent (timed out: its network may come back): the `Resume` that
+        // follows its return delivers what it missed, exactly once.
+        for (&id, s) in &mut self.streams {
+            if s.gone_since.is_some() && !s.silent {
+                continue;
+            }
+            if let Some(o) = s.tx.push(event.clone(), now) {
+                if s.gone_since.is_none() {
+                    let (seq, event) = (o.seq, o.event);
+                    sends.push((s.sid.clone(), Message::Event { to: id, seq, event }));
+                }
+            }
+        }
+        for (sid, msg) in sends {
+            self.send_to(&sid, &msg);
+        }
+    }
+
+    /// Sends one message to one peer on its current route, through the conditioner.
+    pub(super) fn send_to(&mut self, sid: &str, msg: &Message) {
+        let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
+        let can_relay = self.server.can_emit();
+        let core_only = self.server.core_only;
+        let Some(peer) = self.peers.get_mut(sid) else {
+            return;
+        };
+        // Which way: a peer connection (by generation) or the server.
+        let via = match peer.link.route(mode, now, &policy) {
+            Route::Direct | Route::Turn => match peer.conn {
+                Some(c) => Some(c.generation),
+                None => return,
+            },
+            Route::Relay if can_relay => None,
+            Route::Connecting if mode == NetMode::Hybrid && can_relay => None,
+            Route::Relay | Route::Connecting | Route::Unreachable => return,
+        };
+        let Some(delay) = self.cond.fate(now) else {
+            return;
+        };
+        let bytes = proto::encode(msg);
+        peer.stats.msgs_out += 1;
+        peer.stats.bytes_out += bytes.len() as u64;
+        let output = match via {
+            Some(generation) => Output::PeerSend {
+                generation,
+                channel: if msg.is_reliable() {
+                    Channel::Events
+                } else {
+                    Channel::State
+                },
+                bytes,
+            },
+            None if core_only => Output::Broadcast { bytes },
+            None => Output::Relay {
+                to: sid.to_owned(),
+                bytes,
+            },
+        };
+        self.push_after(delay, output);
+    }
+
+    /// Sends sequenced events of our stream to player `id` (at `sid`).
+    pub(super) fn send_events(&mut self, sid: &str, id: NetId, events: Vec<Outgoing<GameEvent>>) {
+        for o in events {
+            let msg = Message::Event {
+                to: id,
+                seq: o.seq,
+                event: o.event,
+            };
+            self.send_to(sid, &msg);
+        }
+    }
+
+    pub(super) fn send_hello(&mut self, sid: &str) {
+        let now = self.now;
+        if let Some(p) = self.peers.get_mut(sid) {
+            p.last_hello = now;
+        }
+        let hello = Message::Hello {
+            id: self.me,
+            name: self.cfg.name.clone(),
+            color: self.cfg.color,
+        };
+        self.send_to(sid, &hello);
+    }
+
+    pub(super) fn ping_if_due(&mut self, sid: &str) {
+        let now = self.now;
+        let interval = self.cfg.ping_interval.clamp(0.01, 2.0);
+        let nonce: u32 = self.rng.random();
+        let Some(peer) = self.peers.get_mut(sid) else {
+            return;
+        };
+        if now < peer.next_ping {
+            return;
+        }
+        peer.next_ping = now + interval;
+        peer.pings.push_back(Ping { nonce, sent: now });
+        if peer.pings.len() > MAX_PINGS {
+            peer.pings.pop_front();
+        }
+        self.send_to(sid, &Message::Ping { nonce, t: now });
+    }
+
+    /// One game message from `sid`, on a data channel or `relayed` by the server.
+    pub(super) fn on_bytes(&mut self, sid: &str, bytes: &[u8], relayed: bool) {
+        let now = self.now;
+        if !self.peers.contains_key(sid) {
+            if !relayed || self.room.is_none() || self.server.is_me(sid) {
+                return;
+            }
+            // A member we have not heard of yet (its user_joined may be behind).
+            self.ensure_peer(sid, Link::awaiting_offer(now));
+        }
+        let bounds = self.cfg.bounds;
+        let me = self.me;
+        let Some(peer) = self.peers.get_mut(sid) else {
+            return;
+        };
+        if !peer.bucket.allow(now) {
+            peer.stats.dropped_rate += 1;
+            return;
+        }
+        let msg = match proto::decode(bytes, &bounds) {
+            Ok(m) => m,
+            Err(e) => {
+                peer.stats.dropped_invalid += 1;
+                return tracing::debug!(%sid, reason = e.reason(), "dropped invalid message");
+            }
+        };
+        peer.heard = Some(now);
+        peer.stats.msgs_in += 1;
+        peer.stats.bytes_in += bytes.len() as u64;
+        peer.stats.relayed_in += u64::from(relayed);
+        match msg {
+            Message::Hello { id, name, color } => self.on_peer_hello(sid, id, name, color),
+            Message::Bye => self.drop_peer(sid, crate::net::api::LeaveReason::Left),
+            Message::State(state) => {
+                let Some(id) = peer.id else { return };
+                peer.stats.states_in += 1;
+                if let Some(last) = peer.last_state_seq {
+                    let gap = state.seq.wrapping_sub(last);
+                    if gap != 0 && gap < u16::MAX / 2 {
+                        peer.states_expected += u64::from(gap);
+                        peer.last_state_seq = Some(state.seq);
+                    }
+                } else {
+                    peer.states_expected += 1;
+                    peer.last_state_seq = Some(state.seq);
+                }
+                self.emit(NetEvent::State {
+                    peer: id,
+                    state,
+                    at: now,
+                });
+            }
+            Message::Event { to, seq, event } => {
+                let Some(id) = peer.id.filter(|_| to == me) else {
+                    return;
+                };
+                let Some(s) = self.streams.get_mut(&id) else {
+                    return;
+                };
+                let got = s.rx.receive(seq, event);
+                let ack = Message::Ack {
+                    to: id,
+                    session: s.rx.session(),
+                    upto: got.ack_upto,
+                };
+                peer.stats.events_in += got.deliver.len() as u64;
+                for event in got.deliver {
+                    self.emit(NetEvent::Event { peer: id, event });
+                }
+                self.send_to(sid, &ack);
+            }
+            Message::Ack { to, session, upto } => {
+                if let Some(s) = peer
+                    .id
+                    .filter(|_| to == me)
+                    .and_then(|id| self.streams.get_mut(&id))
+                {
+                    s.tx.ack(session, upto);
+                }
+            }
+            Message::Resume { to, session, next } => {
+                let Some(id) = peer.id.filter(|_| to == me) else {
+                    return;
+                };
+                let Some(s) = self.streams.get_mut(&id) else {
+                    return;
+                };
+                let resend = s.tx.resume(session, next, now);
+                tracing::debug!(peer = %short(id), session, next, first = ?resend.first().map(|o| o.seq), n = resend.len(), "resume");
+                self.send_events(sid, id, resend);
+            }
+            Message::Ping { nonce, t } => {
+                let pong = Message::Pong {
+                    nonce,
+                    t_ping: t,
+                    t_remote: now,
+                };
+                self.send_to(sid, &pong);
+            }
+            Message::Pong {
+                nonce,
+                t_ping,
+                t_remote,
+            } => {
+                let Some(i) = peer
+                    .pings
+                    .iter()
+                    .position(|p| p.nonce == nonce && p.sent == t_ping)
+                else {
+                    return;
+                };
+                peer.pings.drain(..=i);
+                peer.stats.rtt_ms = Some((now - t_ping) * 1000.0);
+                if let Some(id) = peer.id {
+                    self.emit(NetEvent::ClockSample {
+                        peer: id,
+                        sent: t_ping,
+                        remote: t_remote,
+                        received: now,
+                    });
+                }
+            }
+        }
+    }
+
+    fn on_peer_hello(&mut self, sid: &str, id: NetId, name: String, color: u8) {
+        if id == self.me {
+            return;
+        }
+        let now = self.now;
+        let Some(peer) = self.peers.get(sid) else {
+            return;
+        };
+        let first = peer.id.is_none();
+        if first {
+            // The same player under an older socket id (it reconnected): retire that entry quietly.
+            let old: Vec<String> = self
+                .peers
+                .iter()
+                .filter(|(s, p)| p.id == Some(id) && s.as_str() != sid)
+                .map(|(s, _)| s.clone())
+                .collect();
+            let continuing = !old.is_empty();
+            for s in old {
+                if let Some(conn) = self.peers.remove(&s).and_then(|p| p.conn) {
+                    self.push(Output::ClosePeer {
+                        generation: conn.generation,
+                        linger: false,
+                    });
+                }
+            }
+            let session = self.rng.random();
+            let s = self.streams.entry(id).or_insert_with(|| Streams {
+                tx: ReliableSender::new(),
+                rx: ReliableReceiver::new(session),
+                sid: sid.to_owned(),
+                gone_since: None,
+                silent: false,
+            });
+            if s.sid != sid {
+                s.tx.pause();
+                s.sid = sid.to_owned();
+            }
+            s.gone_since = None;
+            s.silent = false;
+            let Some(peer) = self.peers.get_mut(sid) else {
+                return;
+            };
+            peer.id = Some(id);
+            peer.name = name.clone();
+            peer.stats.peer = id;
+            peer.stats.name = name.clone();
+            peer.stats.joined_after = Some(now - peer.discovered);
+            // A new identity on this entry: report its route afresh.
+            peer.reported = None;
+            if !continuing {
+                tracing::info!(peer = %short(id), %name, "peer joined");
+                self.emit(NetEvent::PeerJoined {
+                    peer: id,
+                    name,
+                    color,
+                });
+            }
+            self.poll_links();
+        }
+        // Tell it where its stream to us stands (also on every repeated Hello:
+        // a new route may have opened, and a Resume is idempotent).
+        let Some(s) = self.streams.get(&id) else {
+            return;
+        };
+        let resume = Message::Resume {
+            to: id,
+            session: s.rx.session(),
+            next: s.rx.next_expected(),
+        };
+        self.send_to(sid, &resume);
+        // Introduce ourselves in return: to a new player, and to one that
+        // keeps saying hello, which means it does not know us on this route
+        // (e.g. our socket id changed when we reconnected). At most once per
+        // HELLO_EVERY, so two players never bounce hellos back and forth.
+        let last = self
+            .peers
+            .get(sid)
+            .map_or(f64::NEG_INFINITY, |p| p.last_hello);
+        if first || now - last >= super::HELLO_EVERY {
+            self.send_hello(sid);
+        }
+    }
+}
