@@ -259,19 +259,23 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn reg(capacity: usize) -> (RoomRegistry<u32>, Instant) {
+    /// A registry of at most 3 rooms with a 60 s grace, holding the empty `rooms`.
+    fn reg(capacity: usize, rooms: &[&str]) -> (RoomRegistry<u32>, Instant) {
         let limits = RoomLimits {
             capacity,
             empty_grace: Duration::from_secs(60),
             max_rooms: 3,
         };
-        (RoomRegistry::new(limits), Instant::now())
+        let (mut r, t) = (RoomRegistry::new(limits), Instant::now());
+        for id in rooms {
+            r.create(id, t).unwrap();
+        }
+        (r, t)
     }
 
     #[test]
     fn join_reports_users_and_whom_to_notify() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
+        let (mut r, t) = reg(8, &["A"]);
         let j = r.join("A", 1, t).unwrap();
         assert_eq!(
             j,
@@ -293,7 +297,7 @@ mod tests {
 
     #[test]
     fn unknown_room_is_not_found_and_create_collides() {
-        let (mut r, t) = reg(8);
+        let (mut r, t) = reg(8, &[]);
         assert_eq!(r.join("X", 1, t), Err(RoomError::NotFound));
         r.create("A", t).unwrap();
         assert_eq!(r.create("A", t), Err(RoomError::Exists));
@@ -304,8 +308,7 @@ mod tests {
 
     #[test]
     fn capacity_refuses_the_next_joiner() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
+        let (mut r, t) = reg(8, &["A"]);
         for u in 1..=8 {
             r.join("A", u, t).unwrap();
         }
@@ -317,9 +320,7 @@ mod tests {
 
     #[test]
     fn leave_notifies_the_rest_and_failed_join_keeps_the_room() {
-        let (mut r, t) = reg(2);
-        r.create("A", t).unwrap();
-        r.create("B", t).unwrap();
+        let (mut r, t) = reg(2, &["A", "B"]);
         r.join("A", 1, t).unwrap();
         r.join("A", 2, t).unwrap();
         r.join("B", 3, t).unwrap();
@@ -352,9 +353,7 @@ mod tests {
 
     #[test]
     fn empty_rooms_expire_after_the_grace_period() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
-        r.create("B", t).unwrap();
+        let (mut r, t) = reg(8, &["A", "B"]);
         r.join("B", 1, t).unwrap();
         assert!(r.expire(t + Duration::from_secs(59)).is_empty());
         assert_eq!(r.expire(t + Duration::from_secs(60)), vec!["A".to_owned()]);
@@ -374,7 +373,7 @@ mod tests {
 
     #[test]
     fn join_or_create_makes_rooms_on_demand() {
-        let (mut r, t) = reg(8);
+        let (mut r, t) = reg(8, &[]);
         let j = r.join_or_create("any room", 1, t).unwrap();
         assert_eq!(j.users, vec![1]);
         assert_eq!(r.join_or_create("any room", 2, t).unwrap().notify, vec![1]);
