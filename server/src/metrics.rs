@@ -180,7 +180,7 @@ impl Metrics {
         header(&mut o, joins, "counter", "Room joins by result.");
         let _ = writeln!(o, "{joins}{{result=\"ok\"}} {}", load(&self.joins_ok));
         rows(&mut o, joins, "result", &codes, &self.joins_failed);
-        let families: [(&str, &str, &str, &[&str], &[AtomicU64]); 5] = [
+        let families: [Family<'_>; 5] = [
             (
                 "arena_relayed_messages_total",
                 "Messages accepted for forwarding, by event.",
@@ -224,6 +224,9 @@ impl Metrics {
         o
     }
 }
+
+/// A labelled counter family: name, help, label, label values, counters.
+type Family<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [AtomicU64]);
 
 /// The `# HELP` and `# TYPE` lines of metric `name`.
 fn header(o: &mut String, name: &str, kind: &str, help: &str) {
