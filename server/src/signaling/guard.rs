@@ -105,8 +105,8 @@ impl Incoming {
         self.app.config.core_only
     }
 
-    /// The guard: size, rate class, then decoding, for the event `R`. A
-    /// refusal goes to `ack` when given, else to `arena_error`; then `None`.
+    /// The guard for the event `R` (see [`check`]). A refusal goes to `ack`
+    /// when given, else to `arena_error`; then `None`.
     pub(super) fn admit<R: Request>(self, ack: Option<AckSender>) -> Option<(R, Cx)> {
         let Incoming {
             s,
@@ -116,6 +116,8 @@ impl Incoming {
             arg,
             ..
         } = self;
+        let max = app.config.max_event_bytes;
+        let checked = check::<R>(len, max, arg, |class| conn.limits.check(class));
         let cx = Cx {
             s,
             app,
@@ -124,27 +126,55 @@ impl Incoming {
             event: R::EVENT,
             ack,
         };
-        if R::HAS_ARGUMENT && len > cx.app.config.max_event_bytes {
-            cx.refuse(Refusal::new(ErrorCode::BadRequest, "payload too large"));
-            return None;
-        }
-        if !cx.conn.limits.check(R::CLASS) {
-            cx.refuse_flood(R::CLASS);
-            return None;
-        }
-        let arg = if R::HAS_ARGUMENT {
-            arg
-        } else {
-            Ok(Value::Null)
-        };
-        match arg.and_then(R::read) {
+        match checked {
             Ok(req) => Some((req, cx)),
-            Err(m) => {
-                cx.refuse(Refusal::new(ErrorCode::BadRequest, m));
+            Err(Stop::Refuse(r)) => {
+                cx.refuse(r);
+                None
+            }
+            Err(Stop::Flood(class)) => {
+                cx.refuse_flood(class);
                 None
             }
         }
     }
+}
+
+/// Why the guard stopped an event.
+#[derive(Debug, PartialEq)]
+pub(super) enum Stop {
+    /// Too large or not the documented shape: `bad_request`.
+    Refuse(Refusal),
+    /// Over the rate of its class: `rate_limited`.
+    Flood(Class),
+}
+
+/// The guard's checks, in order, without a socket: an argument larger than
+/// `max` bytes is refused before it costs a token; then `take` spends one
+/// token of the event's rate class; then the argument is read. An event
+/// without argument is neither measured nor read.
+pub(super) fn check<R: Request>(
+    len: usize,
+    max: usize,
+    arg: Result<Value, String>,
+    take: impl FnOnce(Class) -> bool,
+) -> Result<R, Stop> {
+    if R::HAS_ARGUMENT && len > max {
+        return Err(Stop::Refuse(Refusal::new(
+            ErrorCode::BadRequest,
+            "payload too large",
+        )));
+    }
+    if !take(R::CLASS) {
+        return Err(Stop::Flood(R::CLASS));
+    }
+    let arg = if R::HAS_ARGUMENT {
+        arg
+    } else {
+        Ok(Value::Null)
+    };
+    arg.and_then(R::read)
+        .map_err(|m| Stop::Refuse(Refusal::new(ErrorCode::BadRequest, m)))
 }
 
 /// An event the guard let through: what its handler acts on and answers with.
@@ -217,5 +247,96 @@ impl Cx {
                 tracing::debug!(sid = %self.s.id, event = self.event, "ack not sent: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use serde_json::json;
+
+    use super::super::rooms::LeaveRoom;
+    use super::*;
+    use crate::protocol::{CreateRoom, Hello, JoinRoom, RelayRequest, SignalRequest};
+
+    const MAX: usize = 100;
+
+    /// Runs the guard with a rate bucket that has a token (`true`) or not.
+    fn run<R: Request>(len: usize, arg: Value, token: bool) -> Result<R, Stop> {
+        check::<R>(len, MAX, Ok(arg), |_| token)
+    }
+
+    fn bad_request(r: Result<impl std::fmt::Debug, Stop>) -> String {
+        match r.unwrap_err() {
+            Stop::Refuse(Refusal { code, message }) => {
+                assert_eq!(code, ErrorCode::BadRequest);
+                message
+            }
+            other => panic!("expected bad_request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn oversized_is_refused_before_it_costs_a_token() {
+        let r = check::<JoinRoom>(MAX + 1, MAX, Ok(json!({})), |_| panic!("token taken"));
+        assert_eq!(bad_request(r), "payload too large");
+        let ok = run::<JoinRoom>(MAX, json!({"roomId": "ABCDEFGH"}), true).unwrap();
+        assert_eq!(ok.room_id, "ABCDEFGH");
+    }
+
+    #[test]
+    fn each_event_draws_from_its_own_class() {
+        let mut asked = Vec::new();
+        let r = check::<SignalRequest>(1, MAX, Ok(json!({})), |c| {
+            asked.push(c);
+            false
+        });
+        assert_eq!(r.unwrap_err(), Stop::Flood(Class::Signal));
+        let _ = check::<RelayRequest>(1, MAX, Ok(json!({})), |c| {
+            asked.push(c);
+            false
+        });
+        let _ = check::<Hello>(1, MAX, Ok(json!({})), |c| {
+            asked.push(c);
+            false
+        });
+        assert_eq!(asked, [Class::Signal, Class::Relay, Class::Join]);
+    }
+
+    #[test]
+    fn a_missing_argument_is_empty_only_where_the_protocol_allows_it() {
+        assert_eq!(
+            run::<Hello>(1, Value::Null, true).unwrap(),
+            Hello::default()
+        );
+        let c: CreateRoom = run(1, Value::Null, true).unwrap();
+        assert_eq!(c.token, None);
+        let m = bad_request(run::<JoinRoom>(1, Value::Null, true));
+        assert!(m.starts_with("malformed payload: "), "{m}");
+        let not_json = check::<Hello>(1, MAX, Err("payload is not JSON: x".into()), |_| true);
+        assert_eq!(bad_request(not_json), "payload is not JSON: x");
+    }
+
+    #[test]
+    fn forwarded_payloads_are_checked_before_the_handler() {
+        let bad_signal = json!({"targetId": "x", "signal": {"type": "nonsense"}});
+        let m = bad_request(run::<SignalRequest>(1, bad_signal, true));
+        assert!(
+            m.starts_with("signal is not an offer, answer or candidate"),
+            "{m}"
+        );
+        let bad_data = json!({"targetId": "x", "data": "not base64!"});
+        let m = bad_request(run::<RelayRequest>(1, bad_data, true));
+        assert_eq!(m, "data is not standard padded base64");
+        let ok = run::<RelayRequest>(1, json!({"targetId": "x", "data": "AAE="}), true);
+        assert_eq!(ok.unwrap().data, "AAE=");
+    }
+
+    #[test]
+    fn leave_room_is_neither_measured_nor_read() {
+        let r = check::<LeaveRoom>(MAX * 10, MAX, Err("payload is not JSON".into()), |_| true);
+        assert!(r.is_ok());
+        let r = check::<LeaveRoom>(1, MAX, Ok(Value::Null), |_| false);
+        assert!(matches!(r, Err(Stop::Flood(Class::Join))));
     }
 }
