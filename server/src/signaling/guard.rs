@@ -4,11 +4,12 @@
 //! [`Incoming`] is the extractor each handler takes: the socket, the server
 //! state, the connection and the raw argument. [`Incoming::admit`] applies
 //! the same three checks in the same order to every event — size, then the
-//! event's rate class, then decoding (the event's [`Request`] says how) — and
-//! refuses the event itself when one fails. What passes is a typed request and
-//! a [`Cx`], whose [`Cx::refuse`] and [`Cx::answer`] decide where the answer
-//! goes (the ack, else `arena_error`). Handlers must not measure, rate-limit or
-//! decode on their own.
+//! event's rate class, then decoding (the event's [`Request`] says how; the
+//! order itself is the pure, unit-tested [`check`]) — and refuses the event
+//! when one fails. What passes is a typed request and a [`Cx`], whose
+//! [`Cx::refuse`] and [`Cx::answer`] decide where the answer goes (the ack,
+//! else `arena_error`). Handlers must not measure, rate-limit or decode on
+//! their own.
 
 use std::sync::Arc;
 
