@@ -204,6 +204,16 @@ impl<U: Copy + Eq + Hash> RoomRegistry<U> {
         }
     }
 
+    /// Whether `from` may send a `signal` or `relay` to `to`: both are in the
+    /// same room, and `to` is someone else unless `to_self` (a `signal` may
+    /// target its sender, as with socket.io's `io.to(id)`).
+    pub fn may_address(&self, from: U, to: U, to_self: bool) -> bool {
+        if from == to {
+            return to_self && self.member_of.contains_key(&from);
+        }
+        self.same_room(from, to)
+    }
+
     /// Members of room `id`, in join order.
     pub fn members(&self, id: &str) -> Option<&[U]> {
         self.rooms.get(id).map(|r| r.members.as_slice())
@@ -369,6 +379,19 @@ mod tests {
             Err(RoomError::NotFound)
         );
         assert_eq!(r.room_count(), 0);
+    }
+
+    #[test]
+    fn only_roommates_are_addressed_and_oneself_only_when_allowed() {
+        let (mut r, t) = reg(8, &["A", "B"]);
+        assert!(!r.may_address(1, 1, true));
+        r.join("A", 1, t).unwrap();
+        r.join("A", 2, t).unwrap();
+        r.join("B", 3, t).unwrap();
+        assert!(r.may_address(1, 2, false) && r.may_address(2, 1, true));
+        assert!(!r.may_address(1, 3, true) && !r.may_address(1, 4, true));
+        assert!(r.may_address(1, 1, true));
+        assert!(!r.may_address(1, 1, false));
     }
 
     #[test]

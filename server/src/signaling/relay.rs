@@ -1,8 +1,10 @@
 //! `signal`, `relay` and `broadcast`: forwarding within a room.
 //!
 //! Owns the payload checks of forwarded messages (a `signal` is an offer,
-//! answer or candidate; game `data` is padded base64), the "same room" rule
-//! for targets and the traffic counters. It never looks inside game data.
+//! answer or candidate; game `data` is padded base64) and the traffic
+//! counters; whom a sender may address is the registry's rule
+//! ([`crate::rooms::RoomRegistry::may_address`]). It never looks inside game
+//! data.
 
 use std::str::FromStr;
 
@@ -58,16 +60,11 @@ fn with_game_data<T: DeserializeOwned>(arg: Value, data: fn(&T) -> &str) -> Resu
     }
 }
 
-/// The target of a `signal` or `relay`, if it is in the sender's room.
-/// `signal` may target the sender itself (as with socket.io's `io.to(id)`):
-/// clients of core-only servers send themselves a probe to learn their id.
-fn target_in_room(app: &App, from: Sid, target: &str, allow_self: bool) -> Result<Sid, Refusal> {
+/// The target of a `signal` or `relay`, if the sender may address it.
+fn resolve_target(app: &App, from: Sid, target: &str, to_self: bool) -> Result<Sid, Refusal> {
     let sid = Sid::from_str(target)
         .map_err(|_| Refusal::new(ErrorCode::BadRequest, "targetId is not a socket id"))?;
-    if sid == from && allow_self && app.rooms().room_of(from).is_some() {
-        return Ok(sid);
-    }
-    if sid == from || !app.rooms().same_room(from, sid) {
+    if !app.rooms().may_address(from, sid, to_self) {
         return Err(Refusal::new(
             ErrorCode::NotFound,
             "target is not in your room",
@@ -77,14 +74,15 @@ fn target_in_room(app: &App, from: Sid, target: &str, allow_self: bool) -> Resul
 }
 
 /// Sends `fwd` (a `signal` or `relay`) to `target` in the sender's room and
-/// counts its `bytes`. A signal may target its sender, a relay may not.
+/// counts its `bytes`. A signal may target its sender (clients of core-only
+/// servers send themselves a probe to learn their id), a relay may not.
 fn forward<T: serde::Serialize>(cx: Cx, kind: Traffic, target: &str, fwd: &T, bytes: usize) {
-    let (event, allow_self) = match kind {
+    let (event, to_self) = match kind {
         Traffic::Signal => (events::SIGNAL, true),
         Traffic::Relay => (events::RELAY, false),
         Traffic::Broadcast => (events::BROADCAST, false),
     };
-    let to = match target_in_room(&cx.app, cx.s.id, target, allow_self) {
+    let to = match resolve_target(&cx.app, cx.s.id, target, to_self) {
         Ok(t) => t,
         Err(r) => return cx.refuse(r),
     };
