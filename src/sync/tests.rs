@@ -1,12 +1,12 @@
-//! Behaviour tests of [`super::PeerSync`] and the quality harness: steady
-//! streams, reordering, duplicates, burst loss, outages, sequence wrap, sender
-//! clock jumps, respawn teleports, angle wrap, delay settings and statistics.
+//! Behaviour tests of [`super::PeerSync`]: steady streams, reordering,
+//! duplicates, burst loss, outages, sequence wrap, sender clock jumps, respawn
+//! teleports, angle wrap, delay settings and statistics. The quality harness
+//! has its own test, `tests/sync_quality.rs`.
 #![allow(clippy::unwrap_used)]
 
 use glam::Vec2;
 use std::f32::consts::PI;
 
-use super::quality::{Condition, standard_conditions, synthetic_trajectory, table};
 use super::*;
 
 const V: f32 = 200.0;
@@ -474,24 +474,6 @@ fn malformed_snapshots_are_counted_not_used() {
     );
     assert_eq!(p.stats().invalid, 3);
     assert!(p.sample(0.1).is_none());
-}
-
-#[test]
-fn harness_is_deterministic() {
-    let trajs: Vec<_> = (0..2).map(|i| synthetic_trajectory(i, 12.0)).collect();
-    assert_eq!(
-        trajs,
-        (0..2)
-            .map(|i| synthetic_trajectory(i, 12.0))
-            .collect::<Vec<_>>()
-    );
-    let conds: Vec<Condition> = standard_conditions().into_iter().take(2).collect();
-    let a = table(&conds, &trajs, 42);
-    let b = table(&conds, &trajs, 42);
-    let c = table(&conds, &trajs, 43);
-    assert_eq!(a, b);
-    assert_ne!(a, c);
-    assert!(a.contains("snap to latest") && a.contains("fixed 100 ms linear"));
 }
 
 proptest::proptest! {
