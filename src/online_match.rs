@@ -10,7 +10,7 @@
 //!
 //! It is pure like `sim` and `sync`: time is an argument, it reads
 //! [`NetEvent`]s and returns the [`NetCommand`]s to send, and never touches a
-//! socket, a clock or macroquad. The window (`ui::online`) and the headless
+//! socket, a clock or macroquad. The window (`ui::online_screen`) and the headless
 //! bot drive the same code.
 
 use std::collections::BTreeMap;
@@ -20,7 +20,7 @@ use crate::net::{
 };
 use crate::proto::{GameEvent, NetId, PlayerState};
 use crate::sim::{InputFrame, MAX_PLAYERS, Map, Phase, PlayerId, Rules, SimEvent, World, math};
-use crate::sync::{PeerSync, SyncConfig};
+use crate::sync::{PeerSync, SyncConfig, SyncStats};
 
 /// Rules of a networked match: the practice rules without the match clock,
 /// which peers joining at different times could not agree on; a match ends
@@ -85,6 +85,8 @@ pub enum Notice {
         name: String,
         /// Why.
         reason: LeaveReason,
+        /// Its sync figures until it left (the bot's report keeps them).
+        sync: SyncStats,
     },
     /// A player could not be shown: the arena is full.
     Full(String),
@@ -254,6 +256,7 @@ impl OnlineMatch {
                 self.world.remove_player(r.slot);
                 Some(Notice::Left {
                     peer: *peer,
+                    sync: r.sync.stats(),
                     name: r.name,
                     reason: *reason,
                 })

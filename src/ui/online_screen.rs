@@ -4,56 +4,40 @@
 //! Owns the net thread's handle, the embedded signaling server when this
 //! machine hosts, the bots started from this window, and what the person
 //! sees of the network: route badges, toasts, the reconnecting banner, the
-//! room-code panel and the net graph (F3). The game itself is
-//! [`OnlineMatch`]; this screen drains [`NetEvent`]s once per frame, steps the
-//! match at the fixed tick, sends what it returns and draws. Dropping the
-//! screen leaves the room cleanly (bots first, then the net thread, then the
-//! embedded server).
+//! room-code panel and the net graph (F3). The networked match and its net
+//! thread are a [`Session`] (shared with the headless bot); this screen
+//! drains its events once per frame, steps it at the fixed tick and draws
+//! with the arena renderer and HUD the practice screen uses
+//! ([`super::play`]). Dropping the screen leaves the room cleanly (bots
+//! first, then the net thread, then the embedded server).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 
 use macroquad::prelude::*;
 
-use super::audio::{Effect, Sounds};
+use super::arena::{arena_view, draw_crosshair, local_input};
+use super::audio::Sounds;
 use super::badge::{draw_banner, route_color, route_label};
-use super::effects::Effects;
-use super::game::{
-    HUD_HEIGHT, arena_view, draw_arena, draw_crosshair, draw_players, draw_projectiles, local_input,
-};
-use super::hud;
+use super::hud::{self, HUD_HEIGHT};
 use super::netgraph::{GraphLayer, GraphSample, NetGraph};
+use super::play::{Play, frame_dt};
 use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
-use super::widgets::{Focus, button};
-use crate::bot::BotThread;
-use crate::net::{
-    EmbeddedServer, LeaveReason, NetCommand, NetConfig, NetEvent, NetHandle, NetMode,
-    RoomErrorKind, Route,
-};
-use crate::online::{Notice, OnlineMatch};
+use super::widgets::{button, button_column};
+use crate::bot::Bots;
+use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetMode, RoomErrorKind, Route};
+use crate::online_match::Notice;
 use crate::proto::NetId;
+use crate::session::{self, Intent, Line, Peer, Session};
 use crate::settings::Settings;
-use crate::sim::{DT, MAX_PLAYERS, Map, PLAYER_RADIUS, Phase, SimEvent};
+use crate::sim::{MAX_PLAYERS, Map, PLAYER_RADIUS};
 use crate::sync::SyncConfig;
 
-/// Most simulation steps taken in one frame.
-const MAX_STEPS_PER_FRAME: u32 = 8;
 /// Net graph samples per second.
 const GRAPH_HZ: f64 = 5.0;
 /// Seconds of history in the net graph.
 const GRAPH_WINDOW: f64 = 10.0;
-
-/// Create a room or join one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Intent {
-    /// Create a room (on the configured server, or a server hosted here).
-    Create,
-    /// Join the room with this code.
-    Join(String),
-}
 
 /// How to start an online session.
 #[derive(Debug, Clone)]
@@ -109,49 +93,42 @@ struct GraphPrev {
     extrapolated: u64,
 }
 
-/// What connects this screen to the room. Field order is drop order: bots
-/// leave first, then the net thread says goodbye, then the embedded server
-/// stops. Dropping it can take a second or two (see [`Online::leave`]).
-struct Link {
-    bots: Vec<BotThread>,
-    net: NetHandle,
-    host: Option<EmbeddedServer>,
+/// The entries of the match menu (Esc), in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MenuEntry {
+    Resume,
+    NetworkMode,
+    NetGraph,
+    AddBot,
+    CopyCode,
+    Leave,
+    Quit,
 }
 
-impl Drop for Link {
-    fn drop(&mut self) {
-        // Every bot starts leaving at once; the fields' drops then wait.
-        for b in &self.bots {
-            b.stop();
-        }
-    }
-}
-
-/// The networked match screen.
+/// The networked match screen. The first three fields connect it to the
+/// room, in drop order: the bots started here leave first, then the net
+/// thread says goodbye, then the embedded server stops. Dropping them can
+/// take a second or two (see [`Online::leave`]).
 pub struct Online {
-    link: Link,
+    bots: Bots,
+    session: Session,
+    host: Option<EmbeddedServer>,
     server_url: String,
     /// `host:port` others on the network can join at (hosting here).
     lan_hint: Option<String>,
-    epoch: Instant,
-    game: OnlineMatch,
     /// The room code as people read it (`ABCD-EFGH`), once in the room.
     room_label: Option<String>,
     stage: Stage,
     start: OnlineStart,
     mode: NetMode,
-    effects: Effects,
+    play: Play,
     toasts: Toasts,
     graph: NetGraph,
     graph_layer: GraphLayer,
     graph_on: bool,
     graph_next: f64,
     graph_prev: BTreeMap<NetId, GraphPrev>,
-    accumulator: f32,
-    menu: Option<Focus>,
     code_panel: bool,
-    killed_by: Option<String>,
-    commands: Vec<NetCommand>,
 }
 
 /// Why an online session could not start.
@@ -186,137 +163,88 @@ impl Online {
                 format!("http://127.0.0.1:{}", settings.host_addr.port())
             }
         };
-        let epoch = Instant::now();
-        let mut net_cfg = NetConfig::new(
+        let net = session::net_config(
+            settings,
             server_url.clone(),
-            settings.name.clone(),
-            crate::bot::arena_bounds(&start.map),
+            start.bind_ip,
+            start.seed,
+            &start.map,
         );
-        net_cfg.color = settings.color;
-        net_cfg.mode = settings.mode;
-        net_cfg.ice_servers = settings.ice_servers();
-        net_cfg.conditions = settings.conditions();
-        net_cfg.send_rate_hz = settings.send_rate_hz;
-        net_cfg.bind_ip = start.bind_ip;
-        net_cfg.epoch = epoch;
-        net_cfg.seed = start.seed;
-        net_cfg.create_token = settings.create_token.clone();
-        let net = NetHandle::spawn(net_cfg).map_err(|e| StartError::Net(e.to_string()))?;
         let sync = SyncConfig {
             delay: settings.interp_delay.to_delay_mode(),
             nominal_interval: 1.0 / settings.send_rate_hz.max(1.0),
             ..SyncConfig::default()
         };
-        let game = OnlineMatch::new(
-            start.map.clone(),
-            start.seed,
-            &settings.name,
-            settings.color,
-            net.id(),
-            sync,
-        );
-        let mut online = Online {
-            link: Link {
-                bots: Vec::new(),
-                net,
-                host,
-            },
+        let session = Session::start(net, start.map.clone(), sync)
+            .map_err(|e| StartError::Net(e.to_string()))?;
+        let online = Online {
+            bots: Bots::default(),
+            session,
+            host,
             server_url,
             lan_hint,
-            epoch,
-            game,
             room_label: None,
             stage: Stage::Connecting,
             mode: settings.mode,
-            effects: Effects::default(),
+            play: Play::default(),
             toasts: Toasts::new(),
             graph: NetGraph::new(GRAPH_WINDOW),
             graph_layer: GraphLayer::new(),
             graph_on: settings.net_graph,
             graph_next: 0.0,
             graph_prev: BTreeMap::new(),
-            accumulator: 0.0,
-            menu: None,
             code_panel: false,
-            killed_by: None,
-            commands: Vec::new(),
             start,
         };
-        online.ask();
+        online.session.enter(&online.start.intent);
         Ok(online)
     }
 
-    /// Sends the create or join request.
-    fn ask(&mut self) {
+    /// Asks again to create or join the room.
+    fn retry(&mut self) {
         self.stage = Stage::Connecting;
-        match &self.start.intent {
-            Intent::Create => self.link.net.send(NetCommand::CreateRoom),
-            Intent::Join(code) => self.link.net.send(NetCommand::JoinRoom(code.clone())),
-        }
+        self.session.enter(&self.start.intent);
     }
 
     /// Leaves the room on a thread of its own, so the window does not freeze
     /// while bots and the net thread say goodbye; the handle tells when it
     /// is done (wait for it before the process exits).
     pub fn leave(self) -> Option<std::thread::JoinHandle<()>> {
-        let link = self.link;
+        let link = (self.bots, self.session, self.host);
         std::thread::Builder::new()
             .name("arena-leave".into())
             .spawn(move || drop(link))
             .ok()
     }
 
-    fn now(&self) -> f64 {
-        self.epoch.elapsed().as_secs_f64()
-    }
-
     /// One frame: network events, input, fixed-step match, drawing.
     pub fn frame(&mut self, text: &Text, sounds: &Sounds) -> OnlineAction {
-        let dt = get_frame_time().min(0.25);
-        let now = self.now();
-        let events: Vec<NetEvent> = self.link.net.events().try_iter().collect();
-        for ev in &events {
-            if let Some(notice) = self.game.handle(ev, now) {
-                if let Some(action) = self.on_notice(notice) {
-                    return action;
-                }
+        let dt = frame_dt();
+        let now = self.session.now();
+        while let Some((_, notice)) = self.session.next_event(now) {
+            if let Some(action) = notice.and_then(|n| self.on_notice(n)) {
+                return action;
             }
         }
-        if is_key_pressed(KeyCode::Escape) {
-            self.menu = match self.menu {
-                Some(_) => None,
-                None => Some(Focus::default()),
-            };
-        }
+        self.play.toggle_menu();
         if is_key_pressed(KeyCode::F3) {
             self.graph_on = !self.graph_on;
         }
-        let view = arena_view(&self.game.world);
-        let playing = self.menu.is_none() && !self.code_panel;
-        let input = if playing {
-            local_input(&self.game.world, self.game.local, &view)
+        let game = &self.session.game;
+        let view = arena_view(&game.world);
+        let input = if self.play.menu.is_none() && !self.code_panel {
+            local_input(&game.world, game.local, &view)
         } else {
             Default::default()
         };
-        self.accumulator += dt;
-        let mut steps = 0;
-        while self.accumulator >= DT && steps < MAX_STEPS_PER_FRAME {
-            self.accumulator -= DT;
-            steps += 1;
-            let events = self.game.step(input, now, &mut self.commands);
-            self.on_sim_events(&events, sounds);
+        // The match goes on behind the menus: others are playing.
+        for _ in 0..self.play.clock.ticks(dt) {
+            let events = self.session.step(input, now);
+            let game = &self.session.game;
+            self.play
+                .on_sim_events(&events, &game.world, game.local, sounds);
         }
-        if steps == MAX_STEPS_PER_FRAME {
-            self.accumulator = 0.0;
-        }
-        if self.stage == Stage::Playing {
-            for c in self.commands.drain(..) {
-                self.link.net.send(c);
-            }
-        } else {
-            self.commands.clear();
-        }
-        self.effects.update(dt);
+        self.play.effects.update(dt);
         self.toasts.update(dt);
         self.sample_graph(now);
 
@@ -331,21 +259,6 @@ impl Online {
             action = OnlineAction::Quit;
         }
         action
-    }
-
-    fn on_sim_events(&mut self, events: &[SimEvent], sounds: &Sounds) {
-        let local = self.game.local;
-        self.effects.on_events(events, &self.game.world);
-        for e in events {
-            if let SimEvent::Killed { victim, by } = *e {
-                if victim == local {
-                    self.killed_by = self.game.world.player(by).map(|p| p.name.clone());
-                }
-            }
-            if let Some((effect, is_local)) = Effect::for_event(e, local) {
-                sounds.play(effect, is_local);
-            }
-        }
     }
 
     /// Reacts to what the match reports; `Some` ends the screen.
@@ -363,8 +276,8 @@ impl Online {
                 let first = self.stage != Stage::Playing;
                 self.stage = Stage::Playing;
                 if first {
-                    announce(&format!("ROOM {code}"));
-                    announce(&format!("SERVER {}", self.server_url));
+                    announce(Line::Room(&code));
+                    announce(Line::Server(&self.server_url));
                     self.code_panel = created && self.start.bots == 0;
                     for _ in 0..self.start.bots {
                         self.add_bot();
@@ -406,12 +319,17 @@ impl Online {
                     .push(ToastKind::Good, "Reconnected to the server");
             }
             Notice::Joined(name) => {
-                announce(&format!("JOINED {name}"));
+                announce(Line::Joined(Peer::Named(&name)));
                 self.code_panel = false;
                 self.toasts.push(ToastKind::Good, format!("{name} joined"));
             }
-            Notice::Left { peer, name, reason } => {
-                announce(&format!("LEFT {name}"));
+            Notice::Left {
+                peer, name, reason, ..
+            } => {
+                announce(Line::Left {
+                    peer: Peer::Named(&name),
+                    reason,
+                });
                 let (kind, msg) = match reason {
                     LeaveReason::TimedOut => (ToastKind::Warn, format!("{name} timed out")),
                     _ => (ToastKind::Info, format!("{name} left")),
@@ -425,7 +343,11 @@ impl Online {
                 format!("{name} is in the room but the arena is full ({MAX_PLAYERS} players)"),
             ),
             Notice::Route { name, from, to } => {
-                announce(&format!("ROUTE {name} {to}"));
+                announce(Line::Route {
+                    peer: Peer::Named(&name),
+                    route: to,
+                    candidate: None,
+                });
                 let toast = match (from, to) {
                     (Some(f), Route::Relay) if f.is_p2p() || f == Route::Connecting => Some((
                         ToastKind::Warn,
@@ -454,29 +376,36 @@ impl Online {
         None
     }
 
-    /// Starts one more bot in this process, in the room.
+    /// Starts one more bot in this process, in the room: a default player
+    /// with its own name and colour, in our network mode, with our ICE servers.
     fn add_bot(&mut self) {
-        let Some(code) = self.game.room.clone() else {
+        let Some(code) = self.session.game.room.clone() else {
             return;
         };
-        let n = self.link.bots.len();
-        let color = (self.start.settings.color as usize + 1 + n) % MAX_PLAYERS;
-        let name = format!("Bot {}", theme::PLAYER_COLOR_NAMES[color]);
-        let mut net = NetConfig::new(
+        let n = self.bots.len();
+        let ours = &self.start.settings;
+        let color = (ours.color as usize + 1 + n) % MAX_PLAYERS;
+        let settings = Settings {
+            name: format!("Bot {}", theme::PLAYER_COLOR_NAMES[color]),
+            color: color as u8,
+            mode: self.mode,
+            ice_servers: ours.ice_servers.clone(),
+            turn_user: ours.turn_user.clone(),
+            turn_pass: ours.turn_pass.clone(),
+            ..Settings::default()
+        };
+        let seed = self.start.seed.wrapping_add(1 + n as u64);
+        let net = session::net_config(
+            &settings,
             self.server_url.clone(),
-            name.clone(),
-            crate::bot::arena_bounds(&self.start.map),
+            self.start.bind_ip,
+            seed,
+            &self.start.map,
         );
-        net.color = color as u8;
-        net.mode = self.mode;
-        net.ice_servers = self.start.settings.ice_servers();
-        net.bind_ip = self.start.bind_ip;
-        net.seed = self.start.seed.wrapping_add(1 + n as u64);
-        match BotThread::spawn(net, code) {
-            Ok(bot) => self.link.bots.push(bot),
-            Err(e) => self
-                .toasts
-                .push(ToastKind::Bad, format!("cannot start {name}: {e}")),
+        if let Err(e) = self.bots.add(net, code) {
+            let name = settings.name;
+            self.toasts
+                .push(ToastKind::Bad, format!("cannot start {name}: {e}"));
         }
     }
 
@@ -486,7 +415,7 @@ impl Online {
         }
         self.graph_next = now + 1.0 / GRAPH_HZ;
         self.graph_layer.invalidate();
-        for r in self.game.remotes() {
+        for r in self.session.game.remotes() {
             let s = r.sync.stats();
             let prev = self.graph_prev.entry(r.net).or_default();
             let frames = s.frames.saturating_sub(prev.frames);
@@ -513,16 +442,13 @@ impl Online {
     }
 
     fn draw(&self, text: &Text) {
-        let world = &self.game.world;
-        let local = self.game.local;
+        let world = &self.session.game.world;
+        let local = self.session.game.local;
         let view = arena_view(world);
-        draw_arena(world, &view);
-        self.effects.draw(&view);
-        draw_projectiles(world, &view);
-        draw_players(world, &view, text, local);
+        self.play.draw_world(world, &view, text, local);
         // Route badge under each remote player.
         let r = view.len(PLAYER_RADIUS);
-        for remote in self.game.remotes() {
+        for remote in self.session.game.remotes() {
             let Some(p) = world.player(remote.slot).filter(|p| p.alive) else {
                 continue;
             };
@@ -536,7 +462,7 @@ impl Online {
                 remote.rtt_ms,
             );
         }
-        if self.menu.is_none() && !self.code_panel {
+        if self.play.menu.is_none() && !self.code_panel {
             draw_crosshair();
         }
         hud::draw_bar(world, local, text);
@@ -551,17 +477,12 @@ impl Online {
             );
         }
         self.draw_peer_panel(text);
-        hud::draw_feed(&self.effects.feed, text);
-        hud::draw_death_banner(world, local, self.killed_by.as_deref(), text);
-        hud::draw_match_end(world, text);
-        if is_key_down(KeyCode::Tab) && !matches!(world.phase, Phase::Ended { .. }) {
-            hud::draw_scoreboard(world, local, text);
-        }
+        self.play.draw_hud(world, local, text);
         if self.graph_on {
             self.graph_layer.draw(graph_area().point());
         }
         self.toasts.draw(text);
-        if self.game.server_lost {
+        if self.session.game.server_lost {
             draw_banner(
                 text,
                 HUD_HEIGHT,
@@ -582,8 +503,12 @@ impl Online {
     /// The list of players at the top left: colour, name, route badge.
     fn draw_peer_panel(&self, text: &Text) {
         // Below the reconnecting banner while it shows.
-        let shift = if self.game.server_lost { 36.0 } else { 0.0 };
-        let me = self.game.world.player(self.game.local);
+        let shift = if self.session.game.server_lost {
+            36.0
+        } else {
+            0.0
+        };
+        let me = self.session.game.world.player(self.session.game.local);
         let mut i = 0;
         if let Some(me) = me {
             let name = format!("{} (you)", me.name);
@@ -591,7 +516,7 @@ impl Online {
             peer_panel_row(text, i, shift, me.id, &name, you, "you");
             i += 1;
         }
-        for r in self.game.remotes() {
+        for r in self.session.game.remotes() {
             let color = theme::with_alpha(route_color(r.route), 0.9);
             let label = route_label(r.route, r.candidate, r.rtt_ms);
             peer_panel_row(text, i, shift, r.slot, &r.name, color, &label);
@@ -655,7 +580,7 @@ impl Online {
                     false,
                 );
                 if retry {
-                    self.ask();
+                    self.retry();
                 }
                 if back {
                     return OnlineAction::MainMenu;
@@ -664,7 +589,7 @@ impl Online {
             }
             Stage::Playing => {}
         }
-        if self.code_panel && self.menu.is_none() {
+        if self.code_panel && self.play.menu.is_none() {
             if let Some(label) = self.room_label.clone() {
                 self.draw_code_panel(text, &label);
             }
@@ -678,7 +603,7 @@ impl Online {
         panel(cx, cy, 640.0, 300.0);
         text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
         text.centered(code, cx, cy - 20.0, 72.0, theme::ACCENT, true);
-        let hint = match (&self.link.host, &self.lan_hint) {
+        let hint = match (&self.host, &self.lan_hint) {
             // The default port was taken: others must type where we are.
             (Some(host), lan) if host.addr().port() != self.start.settings.host_addr.port() => {
                 let port = host.addr().port();
@@ -721,59 +646,58 @@ impl Online {
 
     /// The Esc menu (the match goes on behind it).
     fn draw_menu(&mut self, text: &Text) -> OnlineAction {
-        let Some(mut focus) = self.menu else {
+        let Some(mut focus) = self.play.menu else {
             return OnlineAction::Continue;
         };
         let (sw, sh) = (screen_width(), screen_height());
         draw_rectangle(0.0, 0.0, sw, sh, theme::with_alpha(BLACK, 0.55));
         let (cx, cy) = (sw / 2.0, sh / 2.0);
         let (w, h, gap) = (380.0, 46.0, 10.0);
-        let labels = [
-            "Resume".to_owned(),
-            format!("Network: {}", mode_label(self.mode)),
-            format!("Net graph: {}", if self.graph_on { "on" } else { "off" }),
-            "Add a bot".to_owned(),
-            "Copy room code".to_owned(),
-            "Leave room".to_owned(),
-            "Quit".to_owned(),
+        let graph = if self.graph_on { "on" } else { "off" };
+        let entries = [
+            (MenuEntry::Resume, "Resume".to_owned()),
+            (
+                MenuEntry::NetworkMode,
+                format!("Network: {}", mode_label(self.mode)),
+            ),
+            (MenuEntry::NetGraph, format!("Net graph: {graph}")),
+            (MenuEntry::AddBot, "Add a bot".to_owned()),
+            (MenuEntry::CopyCode, "Copy room code".to_owned()),
+            (MenuEntry::Leave, "Leave room".to_owned()),
+            (MenuEntry::Quit, "Quit".to_owned()),
         ];
-        let top = cy - (labels.len() as f32 * (h + gap)) / 2.0;
+        let top = cy - (entries.len() as f32 * (h + gap)) / 2.0;
         text.centered("Match menu", cx, top - 24.0, 40.0, theme::ACCENT, true);
-        let activate = focus.update(labels.len());
-        let mut chosen = None;
-        for (i, label) in labels.iter().enumerate() {
-            let rect = Rect::new(cx - w / 2.0, top + i as f32 * (h + gap), w, h);
-            if button(text, rect, label, focus.index == i, activate) {
-                chosen = Some(i);
-            }
-        }
-        self.menu = Some(focus);
+        let chosen = button_column(text, &mut focus, &entries, |i| {
+            Rect::new(cx - w / 2.0, top + i as f32 * (h + gap), w, h)
+        });
+        self.play.menu = Some(focus);
         match chosen {
-            Some(0) => self.menu = None,
-            Some(1) => {
+            Some(MenuEntry::Resume) => self.play.menu = None,
+            Some(MenuEntry::NetworkMode) => {
                 self.mode = next_mode(self.mode);
-                self.link.net.send(NetCommand::SetMode(self.mode));
+                self.session.send(NetCommand::SetMode(self.mode));
                 self.toasts.push(
                     ToastKind::Info,
                     format!("Network mode: {}", mode_label(self.mode)),
                 );
             }
-            Some(2) => self.graph_on = !self.graph_on,
-            Some(3) => {
-                if self.game.world.players.len() < MAX_PLAYERS {
+            Some(MenuEntry::NetGraph) => self.graph_on = !self.graph_on,
+            Some(MenuEntry::AddBot) => {
+                if self.session.game.world.players.len() < MAX_PLAYERS {
                     self.add_bot();
                 } else {
                     self.toasts.push(ToastKind::Warn, "The arena is full");
                 }
             }
-            Some(4) => {
+            Some(MenuEntry::CopyCode) => {
                 if let Some(label) = &self.room_label {
                     copy_to_clipboard(label);
                     self.toasts.push(ToastKind::Good, "Room code copied");
                 }
             }
-            Some(5) => return OnlineAction::MainMenu,
-            Some(_) => return OnlineAction::Quit,
+            Some(MenuEntry::Leave) => return OnlineAction::MainMenu,
+            Some(MenuEntry::Quit) => return OnlineAction::Quit,
             None => {}
         }
         OnlineAction::Continue
@@ -897,11 +821,10 @@ fn copy_to_clipboard(s: &str) {
     macroquad::miniquad::window::clipboard_set(s);
 }
 
-/// A line on stdout for scripts and tests (`ROOM`, `SERVER`, `JOINED`, ...).
-fn announce(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
+/// A line on stdout for scripts and tests (see [`Line`]); a closed stdout
+/// does not stop the game.
+fn announce(line: Line<'_>) {
+    let _ = session::print(&mut std::io::stdout().lock(), line);
 }
 
 /// A centred panel.
