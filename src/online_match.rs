@@ -110,6 +110,19 @@ pub enum Notice {
     Error(String),
 }
 
+/// How a remote player is reached, as its route badge says it: kept
+/// current from route changes and pongs, between the net thread's
+/// once-a-second statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Link {
+    /// The route now (`None` until the first is known).
+    pub route: Option<Route>,
+    /// The local candidate type of the WebRTC pair.
+    pub candidate: Option<CandidateKind>,
+    /// The latest round-trip time, milliseconds.
+    pub rtt_ms: Option<f64>,
+}
+
 /// A remote player as the match sees it.
 #[derive(Debug, Clone)]
 pub struct Remote {
@@ -117,14 +130,10 @@ pub struct Remote {
     pub net: NetId,
     /// Its slot (and colour) in the local world.
     pub slot: PlayerId,
-    /// Its name.
+    /// Its display name.
     pub name: String,
-    /// Current route.
-    pub route: Option<Route>,
-    /// Local candidate type when on WebRTC.
-    pub candidate: Option<CandidateKind>,
-    /// Latest round-trip time, milliseconds.
-    pub rtt_ms: Option<f64>,
+    /// How it is reached.
+    pub link: Link,
     /// Latest statistics from the net thread (once a second).
     pub stats: Option<PeerStats>,
     /// Kilobits per second received from it, over the last statistics period.
@@ -267,8 +276,8 @@ impl OnlineMatch {
                 candidate,
             } => {
                 let r = self.remotes.get_mut(peer)?;
-                let from = r.route.replace(*route);
-                r.candidate = *candidate;
+                let from = r.link.route.replace(*route);
+                r.link.candidate = *candidate;
                 (from != Some(*route)).then(|| Notice::Route {
                     name: r.name.clone(),
                     from,
@@ -296,7 +305,7 @@ impl OnlineMatch {
             } => {
                 let r = self.remotes.get_mut(peer)?;
                 r.sync.on_pong(*sent, *remote, *received);
-                r.rtt_ms = Some((received - sent) * 1000.0);
+                r.link.rtt_ms = Some((received - sent) * 1000.0);
                 None
             }
             NetEvent::Stats(stats) => {
@@ -310,12 +319,12 @@ impl OnlineMatch {
                             r.kbps_in = kbps(s.bytes_in, prev.bytes_in);
                             r.kbps_out = kbps(s.bytes_out, prev.bytes_out);
                         }
-                        if r.route.is_none() {
-                            r.route = s.route;
-                            r.candidate = s.candidate;
+                        if r.link.route.is_none() {
+                            r.link.route = s.route;
+                            r.link.candidate = s.candidate;
                         }
                         if let Some(rtt) = s.rtt_ms {
-                            r.rtt_ms = Some(rtt);
+                            r.link.rtt_ms = Some(rtt);
                         }
                         r.stats = Some(s.clone());
                         r.stats_at = Some(now);
@@ -346,9 +355,7 @@ impl OnlineMatch {
                 net: peer,
                 slot,
                 name: name.to_owned(),
-                route: None,
-                candidate: None,
-                rtt_ms: None,
+                link: Link::default(),
                 stats: None,
                 kbps_in: 0.0,
                 kbps_out: 0.0,

@@ -18,7 +18,7 @@ use macroquad::prelude::*;
 
 use super::arena::{arena_view, draw_crosshair, local_input};
 use super::audio::Sounds;
-use super::badge::{draw_banner, route_color, route_label};
+use super::badge::draw_banner;
 use super::hud::{self, HUD_HEIGHT};
 use super::netgraph::{GraphLayer, GraphSample, NetGraph};
 use super::play::{Play, frame_dt};
@@ -26,13 +26,20 @@ use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
 use super::widgets::{button, button_column};
 use crate::bot::Bots;
-use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetMode, RoomErrorKind, Route};
+use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetMode};
 use crate::online_match::Notice;
 use crate::proto::NetId;
 use crate::session::{self, Intent, Line, Peer, Session};
 use crate::settings::Settings;
 use crate::sim::{MAX_PLAYERS, Map, PLAYER_RADIUS};
 use crate::sync::SyncConfig;
+
+mod peer_panel;
+mod words;
+
+pub use peer_panel::{badge_cell, peer_row};
+use words::next_mode;
+pub use words::{explain, grouped, mode_label, wrap};
 
 /// Net graph samples per second.
 const GRAPH_HZ: f64 = 5.0;
@@ -348,22 +355,7 @@ impl Online {
                     route: to,
                     candidate: None,
                 });
-                let toast = match (from, to) {
-                    (Some(f), Route::Relay) if f.is_p2p() || f == Route::Connecting => Some((
-                        ToastKind::Warn,
-                        format!("{name}: no direct link — relayed by the server"),
-                    )),
-                    (Some(Route::Relay), to) if to.is_p2p() => {
-                        Some((ToastKind::Good, format!("{name}: direct link up")))
-                    }
-                    (Some(f), to) if f.is_p2p() && to.is_p2p() && f != to => {
-                        Some((ToastKind::Info, format!("{name}: now via {to}")))
-                    }
-                    (_, Route::Unreachable) => {
-                        Some((ToastKind::Bad, format!("{name} is unreachable")))
-                    }
-                    _ => None,
-                };
+                let toast = words::route_news(&name, from, to);
                 if let Some((kind, msg)) = toast {
                     self.toasts.push(kind, msg);
                 }
@@ -425,7 +417,7 @@ impl Online {
                 extrapolated: s.extrapolated,
             };
             let sample = GraphSample {
-                rtt_ms: r.rtt_ms.map(|v| v as f32),
+                rtt_ms: r.link.rtt_ms.map(|v| v as f32),
                 kbps_in: r.kbps_in as f32,
                 kbps_out: r.kbps_out as f32,
                 loss: r.stats.as_ref().map_or(0.0, |s| s.state_loss as f32),
@@ -457,9 +449,9 @@ impl Online {
                 text,
                 s.x,
                 s.y + r + 15.0,
-                remote.route,
-                remote.candidate,
-                remote.rtt_ms,
+                remote.link.route,
+                remote.link.candidate,
+                remote.link.rtt_ms,
             );
         }
         if self.play.menu.is_none() && !self.code_panel {
@@ -476,7 +468,7 @@ impl Online {
                 true,
             );
         }
-        self.draw_peer_panel(text);
+        peer_panel::draw(text, &self.session.game);
         self.play.draw_hud(world, local, text);
         if self.graph_on {
             self.graph_layer.draw(graph_area().point());
@@ -498,30 +490,6 @@ impl Online {
             theme::TEXT_DIM,
             false,
         );
-    }
-
-    /// The list of players at the top left: colour, name, route badge.
-    fn draw_peer_panel(&self, text: &Text) {
-        // Below the reconnecting banner while it shows.
-        let shift = if self.session.game.server_lost {
-            36.0
-        } else {
-            0.0
-        };
-        let me = self.session.game.world.player(self.session.game.local);
-        let mut i = 0;
-        if let Some(me) = me {
-            let name = format!("{} (you)", me.name);
-            let you = theme::with_alpha(theme::TEXT_DIM, 0.5);
-            peer_panel_row(text, i, shift, me.id, &name, you, "you");
-            i += 1;
-        }
-        for r in self.session.game.remotes() {
-            let color = theme::with_alpha(route_color(r.route), 0.9);
-            let label = route_label(r.route, r.candidate, r.rtt_ms);
-            peer_panel_row(text, i, shift, r.slot, &r.name, color, &label);
-            i += 1;
-        }
     }
 
     /// Menus and panels over the match; returns what the person chose.
@@ -710,93 +678,6 @@ fn graph_area() -> Rect {
     Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h)
 }
 
-/// Row `i` of the player panel, moved down by `shift`: colour dot, name,
-/// and a badge of `badge_color` saying `label`.
-fn peer_panel_row(
-    text: &Text,
-    i: usize,
-    shift: f32,
-    slot: u8,
-    name: &str,
-    badge_color: Color,
-    label: &str,
-) {
-    let mut row = peer_row(i);
-    row.y += shift;
-    draw_rectangle(row.x, row.y, row.w, row.h, theme::with_alpha(BLACK, 0.45));
-    let x = row.x + 4.0;
-    draw_circle(x + 9.0, row.y + row.h / 2.0, 6.0, theme::player_color(slot));
-    text.draw(name, x + 20.0, row.y + 16.0, 14.0, theme::TEXT, false);
-    let mut badge = badge_cell(i);
-    badge.y += shift;
-    draw_rectangle(badge.x, badge.y, badge.w, badge.h, badge_color);
-    text.centered(
-        label,
-        badge.x + badge.w / 2.0,
-        badge.y + badge.h - 4.0,
-        12.0,
-        theme::BACKGROUND,
-        true,
-    );
-}
-
-/// Row `i` of the player panel (top left, under the HUD bar).
-pub fn peer_row(i: usize) -> Rect {
-    Rect::new(10.0, HUD_HEIGHT + 12.0 + i as f32 * 26.0, 300.0, 23.0)
-}
-
-/// Where the route badge of row `i` is drawn (tests read its pixels).
-pub fn badge_cell(i: usize) -> Rect {
-    let row = peer_row(i);
-    Rect::new(row.x + row.w - 118.0, row.y + 3.0, 114.0, row.h - 6.0)
-}
-
-/// `ABCD-EFGH` for a code `ABCDEFGH` (other strings unchanged).
-pub fn grouped(code: &str) -> String {
-    arena_server::protocol::normalize_code(code)
-        .map(|c| c.display_grouped())
-        .unwrap_or_else(|_| code.to_owned())
-}
-
-/// Human name of a network mode.
-pub fn mode_label(mode: NetMode) -> &'static str {
-    match mode {
-        NetMode::Hybrid => "Hybrid",
-        NetMode::WebRtcOnly => "WebRTC only",
-        NetMode::SignalingOnly => "Signaling only",
-    }
-}
-
-fn next_mode(mode: NetMode) -> NetMode {
-    match mode {
-        NetMode::Hybrid => NetMode::WebRtcOnly,
-        NetMode::WebRtcOnly => NetMode::SignalingOnly,
-        NetMode::SignalingOnly => NetMode::Hybrid,
-    }
-}
-
-/// What a failed create/join means for the person, with what to do.
-pub fn explain(kind: RoomErrorKind, message: &str, server: &str) -> String {
-    match kind {
-        RoomErrorKind::NotFound => {
-            "No room with this code. Check it with the host: rooms close when everyone has left."
-                .to_owned()
-        }
-        RoomErrorKind::Full => "This room is full (8 players).".to_owned(),
-        RoomErrorKind::BadCode => format!("That is not a room code: {message}"),
-        RoomErrorKind::RateLimited => "Too many attempts: wait a few seconds and retry.".to_owned(),
-        RoomErrorKind::Unauthorized => format!(
-            "This server needs a token to create rooms: set create_token in the settings \
-             file, or start with --create-token (ARENA_CREATE_TOKEN). The server said: {message}"
-        ),
-        RoomErrorKind::BadRequest => format!("The server refused the request: {message}"),
-        RoomErrorKind::Unreachable => format!(
-            "Cannot reach the server at {server}. Is the host's game running? From another \
-             machine, type the address the host's screen shows."
-        ),
-    }
-}
-
 /// Starts the embedded server on `addr`; when that port is taken (another
 /// game hosts already), on a free port of the same interface.
 fn host_here(addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
@@ -838,60 +719,4 @@ fn panel(cx: f32, cy: f32, w: f32, h: f32) {
         2.0,
         theme::with_alpha(theme::ACCENT, 0.6),
     );
-}
-
-/// Splits `s` into lines of at most about `width` characters at spaces.
-pub fn wrap(s: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in s.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_are_grouped_for_people() {
-        assert_eq!(grouped("abcd efgh"), "ABCD-EFGH");
-        assert_eq!(grouped("nonsense"), "nonsense");
-    }
-
-    #[test]
-    fn long_messages_wrap_at_spaces() {
-        let lines = wrap("one two three four five", 9);
-        assert_eq!(lines, ["one two", "three", "four five"]);
-        assert!(wrap("", 10).is_empty());
-    }
-
-    #[test]
-    fn every_failure_says_what_to_do() {
-        let url = "http://127.0.0.1:3536";
-        assert!(explain(RoomErrorKind::Unreachable, "", url).contains(url));
-        assert!(explain(RoomErrorKind::NotFound, "", url).contains("Check it"));
-        assert!(explain(RoomErrorKind::Full, "", url).contains("full"));
-        assert!(explain(RoomErrorKind::Unauthorized, "no token", url).contains("token"));
-    }
-
-    #[test]
-    fn badges_sit_inside_their_rows() {
-        for i in 0..8 {
-            let (row, badge) = (peer_row(i), badge_cell(i));
-            assert!(row.contains(vec2(badge.x, badge.y)));
-            assert!(row.contains(vec2(badge.right() - 1.0, badge.bottom() - 1.0)));
-            assert!(peer_row(i + 1).y >= row.bottom());
-        }
-    }
 }
