@@ -15,9 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::net::{
-    CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, RoomErrorKind, Route,
-};
+use crate::net::{CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, Route};
 use crate::proto::{GameEvent, NetId, PlayerState};
 use crate::sim::{InputFrame, MAX_PLAYERS, Map, Phase, PlayerId, Rules, SimEvent, World, math};
 use crate::sync::{PeerSync, SyncConfig, SyncStats};
@@ -47,34 +45,11 @@ pub fn server_url(input: &str) -> Option<String> {
     }
 }
 
-/// Something the person should be told (toasts, banners, the join screen).
+/// News about the players for the person (toasts, the player panel): what
+/// the match adds to the net thread's events, which know ids, not names or
+/// slots. The server connection and the room are the net events themselves.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
-    /// Connected to the signaling server.
-    Connected {
-        /// It speaks only the core protocol.
-        core_only: bool,
-    },
-    /// In the room.
-    RoomJoined {
-        /// Its code.
-        code: String,
-        /// We created it.
-        created: bool,
-    },
-    /// Creating or joining the room failed.
-    RoomFailed {
-        /// Why, as a kind.
-        kind: RoomErrorKind,
-        /// Why, for the person.
-        message: String,
-    },
-    /// The server cannot be reached (before we were ever connected).
-    ServerUnreachable(String),
-    /// The connection to the server was lost; reconnecting.
-    ServerLost(String),
-    /// Back on the server (and in the room again).
-    Reconnected,
     /// A player joined.
     Joined(String),
     /// A player left.
@@ -106,8 +81,6 @@ pub enum Notice {
         /// What.
         text: String,
     },
-    /// An error reported by the net thread.
-    Error(String),
 }
 
 /// How a remote player is reached, as its route badge says it: kept
@@ -228,37 +201,24 @@ impl OnlineMatch {
     }
 
     /// Takes in one event from the net thread, received at local time `now`
-    /// (seconds on the net thread's epoch). Returns what to tell the person.
+    /// (seconds on the net thread's epoch). Returns news about the players, if any.
     pub fn handle(&mut self, event: &NetEvent, now: f64) -> Option<Notice> {
         match event {
-            NetEvent::Connected { core_only } => {
+            NetEvent::Connected { .. } | NetEvent::Reconnected => {
                 self.server_lost = false;
-                Some(Notice::Connected {
-                    core_only: *core_only,
-                })
+                None
             }
-            NetEvent::ServerUnreachable { message } => {
-                Some(Notice::ServerUnreachable(message.clone()))
-            }
-            NetEvent::Disconnected { message } => {
+            NetEvent::Disconnected { .. } => {
                 self.server_lost = true;
-                Some(Notice::ServerLost(message.clone()))
+                None
             }
-            NetEvent::Reconnected => {
-                self.server_lost = false;
-                Some(Notice::Reconnected)
-            }
-            NetEvent::RoomJoined { code, created } => {
+            NetEvent::RoomJoined { code, .. } => {
                 self.room = Some(code.clone());
-                Some(Notice::RoomJoined {
-                    code: code.clone(),
-                    created: *created,
-                })
+                None
             }
-            NetEvent::RoomFailed { kind, message } => Some(Notice::RoomFailed {
-                kind: *kind,
-                message: message.clone(),
-            }),
+            NetEvent::RoomFailed { .. }
+            | NetEvent::ServerUnreachable { .. }
+            | NetEvent::Error(_) => None,
             NetEvent::PeerJoined { peer, name, color } => self.on_joined(*peer, name, *color),
             NetEvent::PeerLeft { peer, reason } => {
                 let r = self.remotes.remove(peer)?;
@@ -332,7 +292,6 @@ impl OnlineMatch {
                 }
                 None
             }
-            NetEvent::Error(e) => Some(Notice::Error(e.clone())),
         }
     }
 

@@ -59,6 +59,15 @@ pub fn net_config(
     }
 }
 
+/// Where joining goes when no server address is typed: the settings'
+/// server, or else a game hosting on this machine (on the settings' host port).
+pub fn join_server(settings: &Settings) -> String {
+    settings
+        .server_url
+        .clone()
+        .unwrap_or_else(|| format!("http://127.0.0.1:{}", settings.host_addr.port()))
+}
+
 /// The arena bounds game messages are checked against.
 pub fn arena_bounds(map: &Map) -> Bounds {
     Bounds::new(glam::Vec2::ZERO, map.size)
@@ -118,8 +127,8 @@ impl Session {
     }
 
     /// The next event from the net thread, already taken in by the match
-    /// at local time `now`, with what the match says the person should be
-    /// told; `None` when no event is waiting. Call until `None` once a frame.
+    /// at local time `now`, with the match's news about the players it
+    /// brings; `None` when no event is waiting. Call until `None` once a frame.
     pub fn next_event(&mut self, now: f64) -> Option<(NetEvent, Option<Notice>)> {
         let event = self.net.events().try_recv().ok()?;
         let notice = self.game.handle(&event, now);

@@ -97,10 +97,7 @@ impl App {
 
     /// Where a join goes when no address is typed.
     fn default_join_server(&self) -> String {
-        self.settings
-            .server_url
-            .clone()
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.settings.host_addr.port()))
+        crate::session::join_server(&self.settings)
     }
 
     fn online(&self, intent: Intent, server: Option<String>, bots: usize) -> Screen {

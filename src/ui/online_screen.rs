@@ -26,7 +26,7 @@ use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
 use super::widgets::{button, button_column};
 use crate::bot::Bots;
-use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetMode};
+use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetEvent, NetMode};
 use crate::online_match::Notice;
 use crate::proto::NetId;
 use crate::session::{self, Intent, Line, Peer, Session};
@@ -157,7 +157,7 @@ impl Online {
         let mut host = None;
         let mut lan_hint = None;
         let server_url = match (&start.server, &settings.server_url, &start.intent) {
-            (Some(url), _, _) | (None, Some(url), _) => url.clone(),
+            (Some(url), _, _) => url.clone(),
             (None, None, Intent::Create) => {
                 let server = host_here(settings.host_addr)?;
                 lan_hint = lan_hint_for(server.addr());
@@ -165,10 +165,7 @@ impl Online {
                 host = Some(server);
                 url
             }
-            // Joining with no server set: a game hosting on this machine.
-            (None, None, Intent::Join(_)) => {
-                format!("http://127.0.0.1:{}", settings.host_addr.port())
-            }
+            (None, _, _) => session::join_server(settings),
         };
         let net = session::net_config(
             settings,
@@ -228,8 +225,15 @@ impl Online {
     pub fn frame(&mut self, text: &Text, sounds: &Sounds) -> OnlineAction {
         let dt = frame_dt();
         let now = self.session.now();
-        while let Some((_, notice)) = self.session.next_event(now) {
-            if let Some(action) = notice.and_then(|n| self.on_notice(n)) {
+        while let Some((event, notice)) = self.session.next_event(now) {
+            let action = match notice {
+                Some(notice) => {
+                    self.on_notice(notice);
+                    None
+                }
+                None => self.on_session_event(event),
+            };
+            if let Some(action) = action {
                 return action;
             }
         }
@@ -268,18 +272,17 @@ impl Online {
         action
     }
 
-    /// Reacts to what the match reports; `Some` ends the screen.
-    fn on_notice(&mut self, notice: Notice) -> Option<OnlineAction> {
-        match notice {
-            Notice::Connected { core_only } => {
-                if core_only {
-                    self.toasts.push(
-                        ToastKind::Info,
-                        "This server speaks only the core protocol: rooms work, some extras do not",
-                    );
-                }
+    /// Reacts to the server connection and the room (the match took the
+    /// event in already); `Some` ends the screen.
+    fn on_session_event(&mut self, event: NetEvent) -> Option<OnlineAction> {
+        match event {
+            NetEvent::Connected { core_only: true } => {
+                self.toasts.push(
+                    ToastKind::Info,
+                    "This server speaks only the core protocol: rooms work, some extras do not",
+                );
             }
-            Notice::RoomJoined { code, created } => {
+            NetEvent::RoomJoined { code, created } => {
                 let first = self.stage != Stage::Playing;
                 self.stage = Stage::Playing;
                 if first {
@@ -299,7 +302,7 @@ impl Online {
                     self.toasts.push(ToastKind::Good, format!("{what} {label}"));
                 }
             }
-            Notice::RoomFailed { kind, message } => {
+            NetEvent::RoomFailed { kind, message } => {
                 let message = explain(kind, &message, &self.server_url);
                 match &self.start.intent {
                     Intent::Join(code) => {
@@ -312,19 +315,27 @@ impl Online {
                     Intent::Create => self.stage = Stage::Failed(message),
                 }
             }
-            Notice::ServerUnreachable(message) => {
-                if self.stage == Stage::Playing {
-                    self.toasts.push(ToastKind::Warn, message);
-                }
+            NetEvent::ServerUnreachable { message } if self.stage == Stage::Playing => {
+                self.toasts.push(ToastKind::Warn, message);
             }
-            Notice::ServerLost(_) => {
+            NetEvent::Disconnected { .. } => {
                 self.toasts
                     .push(ToastKind::Warn, "Lost the server — reconnecting…");
             }
-            Notice::Reconnected => {
+            NetEvent::Reconnected => {
                 self.toasts
                     .push(ToastKind::Good, "Reconnected to the server");
             }
+            NetEvent::Error(e) => self.toasts.push(ToastKind::Bad, e),
+            // Players, their states and links: the match's business.
+            _ => {}
+        }
+        None
+    }
+
+    /// Tells the person what the match reports about the players.
+    fn on_notice(&mut self, notice: Notice) {
+        match notice {
             Notice::Joined(name) => {
                 announce(Line::Joined(Peer::Named(&name)));
                 self.code_panel = false;
@@ -363,9 +374,7 @@ impl Online {
             Notice::Chat { name, text } => {
                 self.toasts.push(ToastKind::Info, format!("{name}: {text}"));
             }
-            Notice::Error(e) => self.toasts.push(ToastKind::Bad, e),
         }
-        None
     }
 
     /// Starts one more bot in this process, in the room: a default player
