@@ -17,8 +17,8 @@
 //! | [`proto`] | game wire messages: quantization, encode/decode, validation | I/O, clock, sockets |
 //! | [`net`] | the net thread (signaling client, WebRTC mesh, routing) and the embedded signaling server | macroquad, game rules |
 //! | [`online_match`] | the networked match: local avatar + remote puppets fed by sync, victim-authority hits, kill credit | I/O, clock, macroquad, tokio |
-//! | [`session`] | one networked session for the window and the bot: `NetConfig` from settings, net thread + match, event pump, stdout lines, bots started from a match | macroquad, game rules |
-//! | [`bot`] | the headless client: a session played by the AI, JSON report | macroquad |
+//! | [`session`] | one networked session for the window and the bot: `NetConfig` from settings, net thread + match, event pump, stdout lines | macroquad, game rules |
+//! | [`bot`] | the headless client: a session played by the AI, JSON report; the bots started from a match | macroquad |
 //! | [`ui`] | macroquad screens, rendering, HUD, sound | sockets, the simulation's state (reads only) |
 //! | [`config`] | settings: defaults < settings file < env < CLI | — |
 //! | [`settings`] | the player's settings: file in the OS config dir, env/CLI overrides, validation | macroquad, sockets |

@@ -59,6 +59,16 @@ pub fn net_config(
     }
 }
 
+/// How the player's settings shape the drawing of remote players: their
+/// interpolation delay, and the interval states are expected at.
+pub fn sync_config(settings: &Settings) -> SyncConfig {
+    SyncConfig {
+        delay: settings.interp_delay.to_delay_mode(),
+        nominal_interval: 1.0 / settings.send_rate_hz.max(1.0),
+        ..SyncConfig::default()
+    }
+}
+
 /// Where joining goes when no server address is typed: the settings'
 /// server, or else a game hosting on this machine (on the settings' host port).
 pub fn join_server(settings: &Settings) -> String {

@@ -11,7 +11,6 @@
 //! ([`super::play`]). Dropping the screen leaves the room cleanly (bots
 //! first, then the net thread, then the embedded server).
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use macroquad::prelude::*;
@@ -20,7 +19,6 @@ use super::arena::{arena_view, draw_crosshair, local_input};
 use super::audio::Sounds;
 use super::badge::draw_banner;
 use super::hud::{self, HUD_HEIGHT};
-use super::netgraph::{GraphLayer, GraphSample, NetGraph};
 use super::play::{Play, frame_dt};
 use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
@@ -28,23 +26,19 @@ use super::widgets::{button, button_column};
 use crate::bot::Bots;
 use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetEvent, NetMode};
 use crate::online_match::Notice;
-use crate::proto::NetId;
 use crate::session::{self, Intent, Line, Peer, Session};
 use crate::settings::Settings;
 use crate::sim::{MAX_PLAYERS, Map, PLAYER_RADIUS};
-use crate::sync::SyncConfig;
 
+mod graph;
 mod peer_panel;
 mod words;
+
+use graph::GraphPanel;
 
 pub use peer_panel::{badge_cell, peer_row};
 use words::next_mode;
 pub use words::{explain, grouped, mode_label, wrap};
-
-/// Net graph samples per second.
-const GRAPH_HZ: f64 = 5.0;
-/// Seconds of history in the net graph.
-const GRAPH_WINDOW: f64 = 10.0;
 
 /// How to start an online session.
 #[derive(Debug, Clone)]
@@ -92,14 +86,6 @@ enum Stage {
     Playing,
 }
 
-/// Net graph bookkeeping of one peer: frames and extrapolated frames at the
-/// last sample, for the share over the last interval.
-#[derive(Debug, Clone, Copy, Default)]
-struct GraphPrev {
-    frames: u64,
-    extrapolated: u64,
-}
-
 /// The entries of the match menu (Esc), in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MenuEntry {
@@ -130,11 +116,7 @@ pub struct Online {
     mode: NetMode,
     play: Play,
     toasts: Toasts,
-    graph: NetGraph,
-    graph_layer: GraphLayer,
-    graph_on: bool,
-    graph_next: f64,
-    graph_prev: BTreeMap<NetId, GraphPrev>,
+    graph: GraphPanel,
     code_panel: bool,
 }
 
@@ -174,11 +156,7 @@ impl Online {
             start.seed,
             &start.map,
         );
-        let sync = SyncConfig {
-            delay: settings.interp_delay.to_delay_mode(),
-            nominal_interval: 1.0 / settings.send_rate_hz.max(1.0),
-            ..SyncConfig::default()
-        };
+        let sync = session::sync_config(settings);
         let session = Session::start(net, start.map.clone(), sync)
             .map_err(|e| StartError::Net(e.to_string()))?;
         let online = Online {
@@ -192,11 +170,7 @@ impl Online {
             mode: settings.mode,
             play: Play::default(),
             toasts: Toasts::new(),
-            graph: NetGraph::new(GRAPH_WINDOW),
-            graph_layer: GraphLayer::new(),
-            graph_on: settings.net_graph,
-            graph_next: 0.0,
-            graph_prev: BTreeMap::new(),
+            graph: GraphPanel::new(settings.net_graph),
             code_panel: false,
             start,
         };
@@ -239,7 +213,7 @@ impl Online {
         }
         self.play.toggle_menu();
         if is_key_pressed(KeyCode::F3) {
-            self.graph_on = !self.graph_on;
+            self.graph.on = !self.graph.on;
         }
         let game = &self.session.game;
         let view = arena_view(&game.world);
@@ -257,13 +231,9 @@ impl Online {
         }
         self.play.effects.update(dt);
         self.toasts.update(dt);
-        self.sample_graph(now);
-
-        if self.graph_on {
-            // First, while nothing else is drawn (see `GraphLayer::update`).
-            self.graph_layer
-                .update(&self.graph, text, graph_area(), now);
-        }
+        self.graph.sample(&self.session.game, now);
+        // First, while nothing else is drawn (see `GraphLayer::update`).
+        self.graph.update(text, now);
         self.draw(text);
         let mut action = self.draw_overlays(text);
         if is_quit_requested() {
@@ -354,7 +324,6 @@ impl Online {
                 };
                 self.toasts.push(kind, msg);
                 self.graph.forget(peer);
-                self.graph_prev.remove(&peer);
             }
             Notice::Full(name) => self.toasts.push(
                 ToastKind::Warn,
@@ -410,38 +379,6 @@ impl Online {
         }
     }
 
-    fn sample_graph(&mut self, now: f64) {
-        if now < self.graph_next {
-            return;
-        }
-        self.graph_next = now + 1.0 / GRAPH_HZ;
-        self.graph_layer.invalidate();
-        for r in self.session.game.remotes() {
-            let s = r.sync.stats();
-            let prev = self.graph_prev.entry(r.net).or_default();
-            let frames = s.frames.saturating_sub(prev.frames);
-            let extrapolated = s.extrapolated.saturating_sub(prev.extrapolated);
-            *prev = GraphPrev {
-                frames: s.frames,
-                extrapolated: s.extrapolated,
-            };
-            let sample = GraphSample {
-                rtt_ms: r.link.rtt_ms.map(|v| v as f32),
-                kbps_in: r.kbps_in as f32,
-                kbps_out: r.kbps_out as f32,
-                loss: r.stats.as_ref().map_or(0.0, |s| s.state_loss as f32),
-                buffer_depth: s.buffer_depth as f32,
-                extrapolated: if frames == 0 {
-                    0.0
-                } else {
-                    extrapolated as f32 / frames as f32
-                },
-            };
-            self.graph
-                .record(now, r.net, &r.name, theme::player_color(r.slot), sample);
-        }
-    }
-
     fn draw(&self, text: &Text) {
         let world = &self.session.game.world;
         let local = self.session.game.local;
@@ -479,9 +416,7 @@ impl Online {
         }
         peer_panel::draw(text, &self.session.game);
         self.play.draw_hud(world, local, text);
-        if self.graph_on {
-            self.graph_layer.draw(graph_area().point());
-        }
+        self.graph.draw();
         self.toasts.draw(text);
         if self.session.game.server_lost {
             draw_banner(
@@ -630,7 +565,7 @@ impl Online {
         draw_rectangle(0.0, 0.0, sw, sh, theme::with_alpha(BLACK, 0.55));
         let (cx, cy) = (sw / 2.0, sh / 2.0);
         let (w, h, gap) = (380.0, 46.0, 10.0);
-        let graph = if self.graph_on { "on" } else { "off" };
+        let graph = if self.graph.on { "on" } else { "off" };
         let entries = [
             (MenuEntry::Resume, "Resume".to_owned()),
             (
@@ -659,7 +594,7 @@ impl Online {
                     format!("Network mode: {}", mode_label(self.mode)),
                 );
             }
-            Some(MenuEntry::NetGraph) => self.graph_on = !self.graph_on,
+            Some(MenuEntry::NetGraph) => self.graph.on = !self.graph.on,
             Some(MenuEntry::AddBot) => {
                 if self.session.game.world.players.len() < MAX_PLAYERS {
                     self.add_bot();
@@ -679,12 +614,6 @@ impl Online {
         }
         OnlineAction::Continue
     }
-}
-
-/// Where the net graph goes: bottom right.
-fn graph_area() -> Rect {
-    let (w, h) = (420.0f32.min(screen_width() * 0.45), 430.0f32);
-    Rect::new(screen_width() - w - 12.0, screen_height() - h - 28.0, w, h)
 }
 
 /// Starts the embedded server on `addr`; when that port is taken (another
