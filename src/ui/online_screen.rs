@@ -22,7 +22,7 @@ use super::hud::{self, HUD_HEIGHT};
 use super::play::{Play, frame_dt};
 use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
-use super::widgets::{button, button_column};
+use super::widgets::button_column;
 use crate::bot::Bots;
 use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetEvent, NetMode};
 use crate::online_match::Notice;
@@ -31,10 +31,12 @@ use crate::settings::Settings;
 use crate::sim::{MAX_PLAYERS, Map, PLAYER_RADIUS};
 
 mod graph;
+mod panels;
 mod peer_panel;
 mod words;
 
 use graph::GraphPanel;
+use panels::{CodeChoice, FailedChoice};
 
 pub use peer_panel::{badge_cell, peer_row};
 use words::next_mode;
@@ -438,122 +440,40 @@ impl Online {
 
     /// Menus and panels over the match; returns what the person chose.
     fn draw_overlays(&mut self, text: &Text) -> OnlineAction {
-        let (sw, sh) = (screen_width(), screen_height());
-        let (cx, cy) = (sw / 2.0, sh / 2.0);
-        match self.stage.clone() {
-            Stage::Connecting => {
-                let what = match &self.start.intent {
-                    Intent::Create => "Creating a room…".to_owned(),
-                    Intent::Join(code) => format!("Joining room {}…", grouped(code)),
-                };
-                panel(cx, cy - 40.0, 560.0, 120.0);
-                text.centered(&what, cx, cy - 40.0, 30.0, theme::ACCENT, true);
-                text.centered(
-                    &format!("server {}", self.server_url),
-                    cx,
-                    cy,
-                    16.0,
-                    theme::TEXT_DIM,
-                    false,
-                );
-            }
+        match &self.stage {
+            Stage::Connecting => panels::connecting(text, &self.start.intent, &self.server_url),
             Stage::Failed(message) => {
-                panel(cx, cy, 720.0, 260.0);
-                text.centered(
-                    "Could not create a room",
-                    cx,
-                    cy - 80.0,
-                    32.0,
-                    theme::HEALTH_LOW,
-                    true,
-                );
-                for (i, line) in wrap(&message, 80).iter().enumerate() {
-                    text.centered(
-                        line,
-                        cx,
-                        cy - 40.0 + i as f32 * 22.0,
-                        17.0,
-                        theme::TEXT,
-                        false,
-                    );
-                }
-                let retry = button(
-                    text,
-                    Rect::new(cx - 250.0, cy + 40.0, 240.0, 52.0),
-                    "Retry",
-                    true,
-                    is_key_pressed(KeyCode::Enter),
-                );
-                let back = button(
-                    text,
-                    Rect::new(cx + 10.0, cy + 40.0, 240.0, 52.0),
-                    "Main menu",
-                    false,
-                    false,
-                );
-                if retry {
-                    self.retry();
-                }
-                if back {
-                    return OnlineAction::MainMenu;
-                }
-                return OnlineAction::Continue;
+                return match panels::failed(text, message) {
+                    Some(FailedChoice::Retry) => {
+                        self.retry();
+                        OnlineAction::Continue
+                    }
+                    Some(FailedChoice::MainMenu) => OnlineAction::MainMenu,
+                    None => OnlineAction::Continue,
+                };
             }
             Stage::Playing => {}
         }
         if self.code_panel && self.play.menu.is_none() {
-            if let Some(label) = self.room_label.clone() {
-                self.draw_code_panel(text, &label);
+            if let Some(code) = &self.room_label {
+                let hosted = self.host.as_ref().map(|h| h.addr().port());
+                let hint = words::share_hint(
+                    hosted,
+                    self.start.settings.host_addr.port(),
+                    self.lan_hint.as_deref(),
+                    &self.server_url,
+                );
+                match panels::room_code(text, code, &hint) {
+                    Some(CodeChoice::Copy) => {
+                        copy_to_clipboard(code);
+                        self.toasts.push(ToastKind::Good, "Room code copied");
+                    }
+                    Some(CodeChoice::Play) => self.code_panel = false,
+                    None => {}
+                }
             }
         }
         self.draw_menu(text)
-    }
-
-    /// The panel after Create room; `code` is the grouped room code.
-    fn draw_code_panel(&mut self, text: &Text, code: &str) {
-        let (cx, cy) = (screen_width() / 2.0, screen_height() / 2.0 - 20.0);
-        panel(cx, cy, 640.0, 300.0);
-        text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
-        text.centered(code, cx, cy - 20.0, 72.0, theme::ACCENT, true);
-        let hint = match (&self.host, &self.lan_hint) {
-            // The default port was taken: others must type where we are.
-            (Some(host), lan) if host.addr().port() != self.start.settings.host_addr.port() => {
-                let port = host.addr().port();
-                match lan {
-                    Some(lan) => format!(
-                        "Others join with the code and host 127.0.0.1:{port} (this machine) or {lan}"
-                    ),
-                    None => format!("Others join with the code and host 127.0.0.1:{port}"),
-                }
-            }
-            (Some(_), Some(lan)) => {
-                format!("Players on this machine: just the code · on your network: host {lan}")
-            }
-            (Some(_), None) => "Players on this machine join with just the code".to_owned(),
-            (None, _) => format!("Share the code · server {}", self.server_url),
-        };
-        text.centered(&hint, cx, cy + 22.0, 16.0, theme::TEXT_DIM, false);
-        let copy = button(
-            text,
-            Rect::new(cx - 250.0, cy + 60.0, 240.0, 52.0),
-            "Copy code",
-            false,
-            false,
-        );
-        let play = button(
-            text,
-            Rect::new(cx + 10.0, cy + 60.0, 240.0, 52.0),
-            "Play",
-            true,
-            is_key_pressed(KeyCode::Enter),
-        );
-        if copy {
-            copy_to_clipboard(code);
-            self.toasts.push(ToastKind::Good, "Room code copied");
-        }
-        if play {
-            self.code_panel = false;
-        }
     }
 
     /// The Esc menu (the match goes on behind it).
@@ -644,17 +564,4 @@ fn copy_to_clipboard(s: &str) {
 /// does not stop the game.
 fn announce(line: Line<'_>) {
     let _ = session::print(&mut std::io::stdout().lock(), line);
-}
-
-/// A centred panel.
-fn panel(cx: f32, cy: f32, w: f32, h: f32) {
-    draw_rectangle(cx - w / 2.0, cy - h / 2.0 - 20.0, w, h, theme::PANEL);
-    draw_rectangle_lines(
-        cx - w / 2.0,
-        cy - h / 2.0 - 20.0,
-        w,
-        h,
-        2.0,
-        theme::with_alpha(theme::ACCENT, 0.6),
-    );
 }

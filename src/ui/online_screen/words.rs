@@ -89,6 +89,32 @@ pub fn route_news(name: &str, from: Option<Route>, to: Route) -> Option<(ToastKi
     }
 }
 
+/// How others join a room created here, under its code: `hosted` is the
+/// port of the server hosted on this machine (`None`: the room is on
+/// `server`), `default_port` the settings' host port, `lan` where others on
+/// the network reach this machine.
+pub fn share_hint(
+    hosted: Option<u16>,
+    default_port: u16,
+    lan: Option<&str>,
+    server: &str,
+) -> String {
+    match (hosted, lan) {
+        // The default port was taken: others must type where we are.
+        (Some(port), lan) if port != default_port => match lan {
+            Some(lan) => format!(
+                "Others join with the code and host 127.0.0.1:{port} (this machine) or {lan}"
+            ),
+            None => format!("Others join with the code and host 127.0.0.1:{port}"),
+        },
+        (Some(_), Some(lan)) => {
+            format!("Players on this machine: just the code · on your network: host {lan}")
+        }
+        (Some(_), None) => "Players on this machine join with just the code".to_owned(),
+        (None, _) => format!("Share the code · server {server}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +159,16 @@ mod tests {
         assert_eq!(news(None, Route::Unreachable), Some(ToastKind::Bad));
         assert_eq!(news(None, Route::Connecting), None);
         assert_eq!(news(Some(Route::Connecting), Route::Direct), None);
+    }
+
+    #[test]
+    fn the_share_hint_says_where_to_join() {
+        let server = "http://s:1";
+        assert!(share_hint(None, 3536, None, server).contains(server));
+        assert!(share_hint(Some(3536), 3536, None, server).contains("just the code"));
+        let lan = Some("10.0.0.5:3536");
+        assert!(share_hint(Some(3536), 3536, lan, server).contains("host 10.0.0.5:3536"));
+        // Hosting on another port than the usual: others must type it.
+        assert!(share_hint(Some(4000), 3536, None, server).contains("127.0.0.1:4000"));
     }
 }
