@@ -344,7 +344,7 @@ impl OnlineMatch {
                 }
                 None
             }
-            GameEvent::Hit { victim, damage } => {
+            GameEvent::Hit { victim } => {
                 // Only the victim speaks for itself.
                 if *victim == peer {
                     let tick = self.world.tick;
@@ -352,7 +352,6 @@ impl OnlineMatch {
                         p.last_hit_tick = Some(tick);
                     }
                 }
-                let _ = damage;
                 None
             }
             GameEvent::Killed { victim, by } => {
@@ -371,7 +370,6 @@ impl OnlineMatch {
                 });
                 None
             }
-            GameEvent::Respawn { .. } => None,
             GameEvent::Chat(text) => Some(Notice::Chat {
                 name,
                 text: text.clone(),
@@ -400,10 +398,7 @@ impl OnlineMatch {
                     out.push(NetCommand::SendEvent(GameEvent::Fire { pos, aim }));
                 }
                 SimEvent::Hit { victim, damage, .. } if victim == self.local && damage > 0 => {
-                    out.push(NetCommand::SendEvent(GameEvent::Hit {
-                        victim: self.me,
-                        damage: damage.clamp(1, 255) as u8,
-                    }));
+                    out.push(NetCommand::SendEvent(GameEvent::Hit { victim: self.me }));
                 }
                 SimEvent::Killed { victim, by } if victim == self.local => {
                     discrete = true;

@@ -22,7 +22,6 @@
 
 mod api;
 pub mod conditioner;
-pub mod coturn;
 pub mod doctor;
 mod driver;
 mod host;
