@@ -15,11 +15,14 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/coturn.rs"]
+mod coturn;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use arena::net::EmbeddedServer;
-use arena::net::coturn::Coturn;
+use coturn::Coturn;
 use serde_json::Value;
 
 fn arg(name: &str, default: f64) -> f64 {

@@ -1,19 +1,22 @@
-//! Sync quality bench: prints the markdown tables of `arena::sync::quality`
-//! — every condition × {ours, snap to latest, fixed 100 ms linear}, for
-//! ground truth from the real simulation driven by the AI and from the
-//! synthetic generator, then the delay/extrapolation operating points of the
+//! Sync quality bench: prints the markdown tables of the quality harness
+//! (`tests/support/quality.rs`) — every condition × {ours, snap to latest,
+//! fixed 100 ms linear}, for ground truth from the real simulation driven by
+//! the AI and from the synthetic generator, then the delay/extrapolation operating points of the
 //! 50 ± 20 ms, 5 % loss link.
 //!
 //! Run: `cargo bench -p arena --bench sync_quality`. Deterministic: the same
 //! seed prints the same tables on every machine.
 
+#[path = "../tests/support/quality.rs"]
+mod quality;
+
 use arena::ai::Ai;
 use arena::sim::{DT, Map, Rules, World};
-use arena::sync::quality::{
+use arena::sync::{DelayMode, SyncConfig};
+use quality::{
     Condition, Strategy, Trajectory, TruthState, run, standard_conditions, synthetic_trajectory,
     table,
 };
-use arena::sync::{DelayMode, SyncConfig};
 
 const SEED: u64 = 0x5EED;
 const SECONDS: f64 = 60.0;

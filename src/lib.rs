@@ -16,8 +16,9 @@
 //! | [`sync`] | snapshot buffers, interpolation, extrapolation, delay, clock offset | I/O, clock, macroquad, tokio |
 //! | [`proto`] | game wire messages: quantization, encode/decode, validation | I/O, clock, sockets |
 //! | [`net`] | the net thread (signaling client, WebRTC mesh, routing) and the embedded signaling server | macroquad, game rules |
-//! | [`online`] | the networked match: local avatar + remote puppets fed by sync, victim-authority hits, kill credit | I/O, clock, macroquad, tokio |
-//! | [`bot`] | the headless client: net + sim + AI + sync, JSON report | macroquad |
+//! | [`online_match`] | the networked match: local avatar + remote puppets fed by sync, victim-authority hits, kill credit | I/O, clock, macroquad, tokio |
+//! | [`session`] | one networked session for the window and the bot: `NetConfig` from settings, net thread + match, event pump, stdout lines | macroquad, game rules |
+//! | [`bot`] | the headless client: a session played by the AI, JSON report; the bots started from a match | macroquad |
 //! | [`ui`] | macroquad screens, rendering, HUD, sound | sockets, the simulation's state (reads only) |
 //! | [`config`] | settings: defaults < settings file < env < CLI | — |
 //! | [`settings`] | the player's settings: file in the OS config dir, env/CLI overrides, validation | macroquad, sockets |
@@ -30,8 +31,9 @@ pub mod ai;
 pub mod bot;
 pub mod config;
 pub mod net;
-pub mod online;
+pub mod online_match;
 pub mod proto;
+pub mod session;
 pub mod settings;
 pub mod sim;
 pub mod sync;

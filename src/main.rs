@@ -12,8 +12,9 @@ use std::time::Duration;
 use anyhow::Context;
 use arena::bot::BotConfig;
 use arena::config::PlayArgs;
-use arena::net::{NetConfig, NetMode};
-use arena_server::protocol::IceServer;
+use arena::net::NetMode;
+use arena::session::Intent;
+use arena::settings::Settings;
 use clap::{Parser, Subcommand};
 
 /// P2P Arena: a peer-to-peer top-down arena game.
@@ -274,37 +275,35 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
     if !(f.p2p_timeout.is_finite() && f.p2p_timeout > 0.0) {
         anyhow::bail!("--p2p-timeout must be a positive number of seconds");
     }
-    let map = arena::sim::Map::builtin();
-    let mut net = NetConfig::new(f.server, f.name, arena::bot::arena_bounds(&map));
-    net.mode = f.mode;
-    net.relay_only = f.relay_only;
-    net.block_p2p = f.block_p2p;
-    net.bind_ip = f.bind;
-    net.conditions = arena::bot::conditions(f.latency_ms, f.jitter_ms, f.loss);
-    net.policy.p2p_timeout = f.p2p_timeout;
-    net.send_rate_hz = f.send_rate;
     if !(f.ping_hz.is_finite() && (0.5..=100.0).contains(&f.ping_hz)) {
         anyhow::bail!("--ping-hz must be between 0.5 and 100");
     }
-    net.ping_interval = 1.0 / f.ping_hz;
-    if !f.ice_servers.is_empty() {
-        net.ice_servers.push(IceServer {
-            urls: f.ice_servers,
-            username: f.turn_user,
-            credential: f.turn_pass,
-        });
-    }
+    // A player with the flags' settings, plus the test knobs only bots have.
+    let settings = Settings {
+        name: f.name,
+        mode: f.mode,
+        send_rate_hz: f.send_rate,
+        ice_servers: f.ice_servers,
+        turn_user: f.turn_user,
+        turn_pass: f.turn_pass,
+        ..Settings::default()
+    };
     let seed = f.seed.unwrap_or_else(rand::random);
-    net.seed = seed;
+    let map = arena::sim::Map::builtin();
+    let mut net = arena::session::net_config(&settings, f.server, f.bind, seed, &map);
+    net.conditions = arena::bot::conditions(f.latency_ms, f.jitter_ms, f.loss);
+    net.relay_only = f.relay_only;
+    net.block_p2p = f.block_p2p;
+    net.policy.p2p_timeout = f.p2p_timeout;
+    net.ping_interval = 1.0 / f.ping_hz;
     let config = BotConfig {
         net,
-        room: f.room,
+        intent: f.room.map_or(Intent::Create, Intent::Join),
         duration: Duration::from_secs_f64(f.duration),
         report: f.report,
         events: f.events,
         events_after_peers: f.events_after_peers,
         switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
-        seed,
         stop: None,
     };
     arena::bot::run(config, &mut std::io::stdout().lock())?;

@@ -8,6 +8,8 @@
 //! `scripts/test.sh`). Every socket is on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/coturn.rs"]
+mod coturn;
 mod support;
 
 use std::net::SocketAddr;
@@ -16,7 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use arena::net::EmbeddedServer;
-use arena::net::coturn::Coturn;
+use coturn::Coturn;
 use serde_json::Value;
 use support::Bot;
 

@@ -295,7 +295,7 @@ fn created_room_with_three_bots_shows_four_players_with_route_badges() {
     }
     // The player panel: a row per player, a green "direct" badge for each bot.
     for i in 1..4 {
-        let cell = arena::ui::online::badge_cell(i);
+        let cell = arena::ui::online_screen::badge_cell(i);
         let n = green_badge(&img, cell);
         let area = (cell.w * cell.h) as usize;
         assert!(

@@ -11,9 +11,11 @@
 //! bind `127.0.0.1:0` and read the port back.
 //!
 //! Module map: [`protocol`] (wire types, room codes), [`rooms`] (pure room
-//! registry), [`limits`] (rate limits), [`turn`] (ICE servers and TURN
-//! credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags and
-//! validation); the Socket.IO handlers live in a private module and stay thin.
+//! registry), `policy` (pure join and creation rules: room ids, refusals,
+//! failed-join budgets), [`limits`] (rate limits), [`turn`] (ICE servers and
+//! TURN credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags
+//! and validation); the Socket.IO handlers live in the private `signaling`
+//! folder, one small file per concern, and stay thin.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +23,7 @@
 pub mod config;
 pub mod limits;
 pub mod metrics;
+mod policy;
 pub mod protocol;
 pub mod rooms;
 mod signaling;

@@ -138,100 +138,105 @@ impl Metrics {
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let mut o = String::with_capacity(2048);
-        let gauge = |o: &mut String, name: &str, help: &str, v: i64| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        gauge(
-            &mut o,
-            "arena_connections",
-            "Open Socket.IO connections.",
-            self.connections.load(Relaxed),
-        );
-        gauge(
-            &mut o,
-            "arena_rooms",
-            "Rooms, occupied or within their empty grace period.",
-            self.rooms.load(Relaxed),
-        );
-        let counter = |o: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        counter(
-            &mut o,
-            "arena_connections_total",
-            "Connections accepted.",
-            self.connections_total.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "arena_rooms_created_total",
-            "Rooms created.",
-            self.rooms_created.load(Relaxed),
-        );
-        counter(
-            &mut o,
-            "arena_rooms_expired_total",
-            "Empty rooms expired.",
-            self.rooms_expired.load(Relaxed),
-        );
-        let _ = writeln!(
-            o,
-            "# HELP arena_joins_total Room joins by result.\n# TYPE arena_joins_total counter"
-        );
-        let _ = writeln!(
-            o,
-            "arena_joins_total{{result=\"ok\"}} {}",
-            self.joins_ok.load(Relaxed)
-        );
-        for (c, v) in ErrorCode::ALL.iter().zip(&self.joins_failed) {
-            let _ = writeln!(o, "arena_joins_total{{result=\"{c}\"}} {}", v.load(Relaxed));
+        let load = |v: &AtomicU64| v.load(Relaxed).to_string();
+        let single = [
+            (
+                "arena_connections",
+                "gauge",
+                "Open Socket.IO connections.",
+                self.connections.load(Relaxed).to_string(),
+            ),
+            (
+                "arena_rooms",
+                "gauge",
+                "Rooms, occupied or within their empty grace period.",
+                self.rooms.load(Relaxed).to_string(),
+            ),
+            (
+                "arena_connections_total",
+                "counter",
+                "Connections accepted.",
+                load(&self.connections_total),
+            ),
+            (
+                "arena_rooms_created_total",
+                "counter",
+                "Rooms created.",
+                load(&self.rooms_created),
+            ),
+            (
+                "arena_rooms_expired_total",
+                "counter",
+                "Empty rooms expired.",
+                load(&self.rooms_expired),
+            ),
+        ];
+        for (name, kind, help, v) in single {
+            header(&mut o, name, kind, help);
+            let _ = writeln!(o, "{name} {v}");
         }
-        let families = [
+        let codes = ErrorCode::ALL.map(ErrorCode::as_str);
+        let joins = "arena_joins_total";
+        header(&mut o, joins, "counter", "Room joins by result.");
+        let _ = writeln!(o, "{joins}{{result=\"ok\"}} {}", load(&self.joins_ok));
+        rows(&mut o, joins, "result", &codes, &self.joins_failed);
+        let families: [Family<'_>; 5] = [
             (
                 "arena_relayed_messages_total",
                 "Messages accepted for forwarding, by event.",
+                "event",
+                &TRAFFIC,
                 &self.messages,
             ),
             (
                 "arena_relayed_bytes_total",
                 "Payload bytes (base64 data or signal JSON) accepted, by event.",
+                "event",
+                &TRAFFIC,
                 &self.bytes,
             ),
             (
                 "arena_relayed_deliveries_total",
                 "Messages delivered to recipients, by event.",
+                "event",
+                &TRAFFIC,
                 &self.deliveries,
             ),
+            (
+                "arena_rejections_total",
+                "Messages refused, by reason.",
+                "reason",
+                &codes,
+                &self.rejections,
+            ),
+            (
+                "arena_stun_datagrams_total",
+                "Datagrams received by the built-in STUN server, by what was done with them.",
+                "result",
+                &STUN_RESULTS,
+                &self.stun,
+            ),
         ];
-        for (name, help, values) in families {
-            let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter");
-            for (k, v) in TRAFFIC.iter().zip(values) {
-                let _ = writeln!(o, "{name}{{event=\"{k}\"}} {}", v.load(Relaxed));
-            }
-        }
-        let _ = writeln!(
-            o,
-            "# HELP arena_rejections_total Messages refused, by reason.\n# TYPE arena_rejections_total counter"
-        );
-        for (c, v) in ErrorCode::ALL.iter().zip(&self.rejections) {
-            let _ = writeln!(
-                o,
-                "arena_rejections_total{{reason=\"{c}\"}} {}",
-                v.load(Relaxed)
-            );
-        }
-        let _ = writeln!(
-            o,
-            "# HELP arena_stun_datagrams_total Datagrams received by the built-in STUN server, by what was done with them.\n# TYPE arena_stun_datagrams_total counter"
-        );
-        for (r, v) in STUN_RESULTS.iter().zip(&self.stun) {
-            let _ = writeln!(
-                o,
-                "arena_stun_datagrams_total{{result=\"{r}\"}} {}",
-                v.load(Relaxed)
-            );
+        for (name, help, label, keys, values) in families {
+            header(&mut o, name, "counter", help);
+            rows(&mut o, name, label, keys, values);
         }
         o
+    }
+}
+
+/// A labelled counter family: name, help, label, label values, counters.
+type Family<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a [AtomicU64]);
+
+/// The `# HELP` and `# TYPE` lines of metric `name`.
+fn header(o: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One `name{label="key"} value` line per key.
+fn rows(o: &mut String, name: &str, label: &str, keys: &[&str], values: &[AtomicU64]) {
+    for (k, v) in keys.iter().zip(values) {
+        let _ = writeln!(o, "{name}{{{label}=\"{k}\"}} {}", v.load(Relaxed));
     }
 }
 

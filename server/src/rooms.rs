@@ -204,6 +204,16 @@ impl<U: Copy + Eq + Hash> RoomRegistry<U> {
         }
     }
 
+    /// Whether `from` may send a `signal` or `relay` to `to`: both are in the
+    /// same room, and `to` is someone else unless `to_self` (a `signal` may
+    /// target its sender, as with socket.io's `io.to(id)`).
+    pub fn may_address(&self, from: U, to: U, to_self: bool) -> bool {
+        if from == to {
+            return to_self && self.member_of.contains_key(&from);
+        }
+        self.same_room(from, to)
+    }
+
     /// Members of room `id`, in join order.
     pub fn members(&self, id: &str) -> Option<&[U]> {
         self.rooms.get(id).map(|r| r.members.as_slice())
@@ -259,19 +269,23 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn reg(capacity: usize) -> (RoomRegistry<u32>, Instant) {
+    /// A registry of at most 3 rooms with a 60 s grace, holding the empty `rooms`.
+    fn reg(capacity: usize, rooms: &[&str]) -> (RoomRegistry<u32>, Instant) {
         let limits = RoomLimits {
             capacity,
             empty_grace: Duration::from_secs(60),
             max_rooms: 3,
         };
-        (RoomRegistry::new(limits), Instant::now())
+        let (mut r, t) = (RoomRegistry::new(limits), Instant::now());
+        for id in rooms {
+            r.create(id, t).unwrap();
+        }
+        (r, t)
     }
 
     #[test]
     fn join_reports_users_and_whom_to_notify() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
+        let (mut r, t) = reg(8, &["A"]);
         let j = r.join("A", 1, t).unwrap();
         assert_eq!(
             j,
@@ -293,7 +307,7 @@ mod tests {
 
     #[test]
     fn unknown_room_is_not_found_and_create_collides() {
-        let (mut r, t) = reg(8);
+        let (mut r, t) = reg(8, &[]);
         assert_eq!(r.join("X", 1, t), Err(RoomError::NotFound));
         r.create("A", t).unwrap();
         assert_eq!(r.create("A", t), Err(RoomError::Exists));
@@ -304,8 +318,7 @@ mod tests {
 
     #[test]
     fn capacity_refuses_the_next_joiner() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
+        let (mut r, t) = reg(8, &["A"]);
         for u in 1..=8 {
             r.join("A", u, t).unwrap();
         }
@@ -317,9 +330,7 @@ mod tests {
 
     #[test]
     fn leave_notifies_the_rest_and_failed_join_keeps_the_room() {
-        let (mut r, t) = reg(2);
-        r.create("A", t).unwrap();
-        r.create("B", t).unwrap();
+        let (mut r, t) = reg(2, &["A", "B"]);
         r.join("A", 1, t).unwrap();
         r.join("A", 2, t).unwrap();
         r.join("B", 3, t).unwrap();
@@ -352,9 +363,7 @@ mod tests {
 
     #[test]
     fn empty_rooms_expire_after_the_grace_period() {
-        let (mut r, t) = reg(8);
-        r.create("A", t).unwrap();
-        r.create("B", t).unwrap();
+        let (mut r, t) = reg(8, &["A", "B"]);
         r.join("B", 1, t).unwrap();
         assert!(r.expire(t + Duration::from_secs(59)).is_empty());
         assert_eq!(r.expire(t + Duration::from_secs(60)), vec!["A".to_owned()]);
@@ -373,8 +382,21 @@ mod tests {
     }
 
     #[test]
+    fn only_roommates_are_addressed_and_oneself_only_when_allowed() {
+        let (mut r, t) = reg(8, &["A", "B"]);
+        assert!(!r.may_address(1, 1, true));
+        r.join("A", 1, t).unwrap();
+        r.join("A", 2, t).unwrap();
+        r.join("B", 3, t).unwrap();
+        assert!(r.may_address(1, 2, false) && r.may_address(2, 1, true));
+        assert!(!r.may_address(1, 3, true) && !r.may_address(1, 4, true));
+        assert!(r.may_address(1, 1, true));
+        assert!(!r.may_address(1, 1, false));
+    }
+
+    #[test]
     fn join_or_create_makes_rooms_on_demand() {
-        let (mut r, t) = reg(8);
+        let (mut r, t) = reg(8, &[]);
         let j = r.join_or_create("any room", 1, t).unwrap();
         assert_eq!(j.users, vec![1]);
         assert_eq!(r.join_or_create("any room", 2, t).unwrap().notify, vec![1]);

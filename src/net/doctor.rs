@@ -35,7 +35,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::signaling::Signaling;
-use super::turn_probe::{self, TurnProbeError};
+use super::turn_probe::{self, TurnProbeError, TurnTransport};
 
 /// How long `hello` may take before the server counts as core-only (as in
 /// the game, PROTOCOL.md section 2).
@@ -412,8 +412,19 @@ fn url_host(url: &str) -> Option<String> {
     )
 }
 
-/// `(host, port, transport)` of a `stun:`/`turn:`/`turns:` URL.
-fn ice_url_parts(url: &str) -> Option<(String, u16, String)> {
+/// Where a `stun:`/`turn:`/`turns:` URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct IceUrl {
+    /// Host name or IP (IPv6 without brackets).
+    host: String,
+    /// Port (default 3478, 5349 for `turns:`).
+    port: u16,
+    /// `transport=` in lower case (default `udp`, `tcp` for `turns:`).
+    transport: String,
+}
+
+/// Host, port and transport of a `stun:`/`turn:`/`turns:` URL.
+fn ice_url_parts(url: &str) -> Option<IceUrl> {
     let (scheme, rest) = url.split_once(':')?;
     let (hostport, query) = rest.split_once('?').unwrap_or((rest, ""));
     let transport = query
@@ -442,7 +453,11 @@ fn ice_url_parts(url: &str) -> Option<(String, u16, String)> {
             None => (hostport.to_owned(), default_port),
         }
     };
-    (!host.is_empty()).then_some((host, port, transport))
+    (!host.is_empty()).then_some(IceUrl {
+        host,
+        port,
+        transport,
+    })
 }
 
 async fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
@@ -489,23 +504,29 @@ async fn check_stun(
 ) -> StunCheck {
     // Destinations: the built-in STUN ports on the server's host, then every
     // STUN and UDP TURN URL (TURN servers answer Binding requests too).
-    let mut named: Vec<(String, String, u16)> = Vec::new();
+    // Each with its name in the report (`stun:` URL or built-in port).
+    let mut named: Vec<(String, IceUrl)> = Vec::new();
     if let Some(h) = host {
         for p in stun_ports {
-            named.push((format!("built-in STUN, port {p}"), h.to_owned(), *p));
+            let built_in = IceUrl {
+                host: h.to_owned(),
+                port: *p,
+                transport: "udp".into(),
+            };
+            named.push((format!("built-in STUN, port {p}"), built_in));
         }
     }
     for url in ice.iter().flat_map(|s| s.urls.iter()) {
-        if let Some((h, p, transport)) = ice_url_parts(url)
-            && transport == "udp"
+        if let Some(dest) = ice_url_parts(url)
+            && dest.transport == "udp"
             && !url.to_ascii_lowercase().starts_with("turns:")
         {
-            named.push((url.clone(), h, p));
+            named.push((url.clone(), dest));
         }
     }
     let mut probes: Vec<StunProbe> = Vec::new();
-    for (name, h, p) in named {
-        if let Some(addr) = resolve(&h, p).await
+    for (name, dest) in named {
+        if let Some(addr) = resolve(&dest.host, dest.port).await
             && !probes.iter().any(|x| x.addr == addr)
         {
             probes.push(StunProbe {
@@ -630,7 +651,12 @@ async fn check_turn(ice: &[IceServer], wait: Duration) -> Vec<TurnCheck> {
                 rtt_ms: None,
                 error: Some(format!("not tested: {why}")),
             };
-            let Some((h, p, transport)) = ice_url_parts(url) else {
+            let Some(IceUrl {
+                host: h,
+                port: p,
+                transport,
+            }) = ice_url_parts(url)
+            else {
                 out.push(not_tested("udp", "cannot read this URL"));
                 continue;
             };
@@ -660,11 +686,12 @@ async fn check_turn(ice: &[IceServer], wait: Duration) -> Vec<TurnCheck> {
                         error: Some(format!("cannot resolve {h}")),
                     };
                 };
-                let r = if transport == "tcp" {
-                    turn_probe::allocate_tcp(addr, &user, &pass, wait).await
+                let over = if transport == "tcp" {
+                    TurnTransport::Tcp
                 } else {
-                    turn_probe::allocate_round_trip(addr, &user, &pass, wait).await
+                    TurnTransport::Udp
                 };
+                let r = turn_probe::relay_check(over, addr, &user, &pass, wait).await;
                 turn_check(url, transport, r)
             }));
         }
@@ -916,17 +943,22 @@ mod tests {
             Some("198.18.0.2")
         );
         assert_eq!(url_host("http://[::1]:3536").as_deref(), Some("::1"));
+        let parts = |host: &str, port, transport: &str| IceUrl {
+            host: host.into(),
+            port,
+            transport: transport.into(),
+        };
         assert_eq!(
             ice_url_parts("turn:198.18.0.2:3478?transport=tcp"),
-            Some(("198.18.0.2".into(), 3478, "tcp".into()))
+            Some(parts("198.18.0.2", 3478, "tcp"))
         );
         assert_eq!(
             ice_url_parts("stun:stun.example.org"),
-            Some(("stun.example.org".into(), 3478, "udp".into()))
+            Some(parts("stun.example.org", 3478, "udp"))
         );
         assert_eq!(
             ice_url_parts("turns:[2001:db8::1]"),
-            Some(("2001:db8::1".into(), 5349, "tcp".into()))
+            Some(parts("2001:db8::1", 5349, "tcp"))
         );
         assert_eq!(ice_url_parts("stun:"), None);
     }

@@ -28,7 +28,6 @@
 mod api;
 pub mod conditioner;
 pub mod core;
-pub mod coturn;
 pub mod doctor;
 mod driver;
 mod host;

@@ -269,6 +269,22 @@ mod tests {
         (got, ack)
     }
 
+    /// A sender resumed (from 1) by a fresh receiver of session `session`,
+    /// and what it sent for events `0..n` pushed at time 0.
+    struct Stream {
+        tx: ReliableSender<u32>,
+        rx: ReliableReceiver<u32>,
+        sent: Vec<Outgoing<u32>>,
+    }
+
+    fn stream(session: u32, n: u32) -> Stream {
+        let mut tx = ReliableSender::new();
+        let rx = ReliableReceiver::new(session);
+        tx.resume(session, 1, 0.0);
+        let sent = (0..n).filter_map(|i| tx.push(i, 0.0)).collect();
+        Stream { tx, rx, sent }
+    }
+
     #[test]
     fn nothing_is_sent_before_resume_then_everything_in_order() {
         let mut tx = ReliableSender::new();
@@ -318,45 +334,35 @@ mod tests {
     /// delivers each event once.
     #[test]
     fn route_switch_loses_nothing_and_duplicates_nothing() {
-        let mut tx = ReliableSender::new();
-        let mut rx = ReliableReceiver::new(3);
-        tx.resume(3, 1, 0.0);
-        let sent: Vec<_> = (0..200u32).filter_map(|i| tx.push(i, 0.0)).collect();
+        let mut s = stream(3, 200);
         // The old route delivered 0..120 and 150..160, then went down.
-        let mut got = deliver(&mut rx, &sent[..120]).0;
-        got.extend(deliver(&mut rx, &sent[150..160]).0);
+        let mut got = deliver(&mut s.rx, &s.sent[..120]).0;
+        got.extend(deliver(&mut s.rx, &s.sent[150..160]).0);
         // The new route: everything unacked again (acks up to 60 arrived).
-        tx.ack(3, 60);
-        let again = tx.resend_all(1.0);
+        s.tx.ack(3, 60);
+        let again = s.tx.resend_all(1.0);
         assert_eq!(again.len(), 140);
-        got.extend(deliver(&mut rx, &again).0);
+        got.extend(deliver(&mut s.rx, &again).0);
         assert_eq!(got, (0..200).collect::<Vec<_>>());
     }
 
     #[test]
     fn reconnect_with_a_receiver_that_remembers() {
-        let mut tx = ReliableSender::new();
-        let mut rx = ReliableReceiver::new(5);
-        tx.resume(5, 1, 0.0);
-        let sent: Vec<_> = (0..10u32).filter_map(|i| tx.push(i, 0.0)).collect();
+        let mut s = stream(5, 10);
         // Delivered 0..7, acked only up to 3, then the sender reconnected.
-        let mut got = deliver(&mut rx, &sent[..7]).0;
-        tx.ack(5, 3);
-        tx.pause();
-        assert_eq!(tx.push(10, 1.0), None);
-        let out = tx.resume(rx.session(), rx.next_expected(), 2.0);
+        let mut got = deliver(&mut s.rx, &s.sent[..7]).0;
+        s.tx.ack(5, 3);
+        s.tx.pause();
+        assert_eq!(s.tx.push(10, 1.0), None);
+        let out = s.tx.resume(s.rx.session(), s.rx.next_expected(), 2.0);
         assert_eq!(seqs(&out), [8, 9, 10, 11]);
-        got.extend(deliver(&mut rx, &out).0);
+        got.extend(deliver(&mut s.rx, &out).0);
         assert_eq!(got, (0..=10).collect::<Vec<_>>());
     }
 
     #[test]
     fn reconnect_with_a_receiver_that_forgot_renumbers() {
-        let mut tx = ReliableSender::new();
-        tx.resume(5, 1, 0.0);
-        for i in 0..10u32 {
-            tx.push(i, 0.0);
-        }
+        let mut tx = stream(5, 10).tx;
         tx.ack(5, 6);
         tx.pause();
         // A new receiver state (new session) expecting 1.
@@ -383,11 +389,7 @@ mod tests {
 
     #[test]
     fn a_stale_resume_of_the_same_session_never_rewinds() {
-        let mut tx = ReliableSender::new();
-        tx.resume(2, 1, 0.0);
-        for i in 0..5u32 {
-            tx.push(i, 0.0);
-        }
+        let mut tx = stream(2, 5).tx;
         tx.ack(2, 3);
         // A late Resume{next: 2} (overtaken on the relay) resends 4, 5 unchanged.
         assert_eq!(seqs(&tx.resume(2, 2, 1.0)), [4, 5]);

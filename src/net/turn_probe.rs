@@ -9,12 +9,12 @@
 //! owns no state beyond one call: each check allocates, does its one thing and
 //! releases the allocation (a Refresh with lifetime 0), best effort.
 //!
-//! - [`allocate_round_trip`]: allocate a UDP relay, permit our own mapped
-//!   (server-reflexive) address, send one datagram from the same socket to
-//!   the relayed address and wait for it to come back through the relay. That
-//!   proves the credentials, the relay port range (firewall included) and the
-//!   server's idea of its public address.
-//! - [`allocate_tcp`]: the same over a TCP connection to the server
+//! - [`relay_check`] over UDP ([`allocate_round_trip`]): allocate a UDP
+//!   relay, permit our own mapped (server-reflexive) address, send one
+//!   datagram from the same socket to the relayed address and wait for it to
+//!   come back through the relay. That proves the credentials, the relay port
+//!   range (firewall included) and the server's idea of its public address.
+//! - [`relay_check`] over TCP: the same over a TCP connection to the server
 //!   (RFC 5766 section 11.5 framing, kept by RFC 8656, split by the pure
 //!   `next_frame`): a UDP relay allocated over TCP, our mapped IP permitted,
 //!   and one datagram sent from a fresh UDP socket to the relayed address,
@@ -67,10 +67,20 @@ pub struct TurnProbe {
     /// through the relay; when it did not come back
     /// (`relayed_round_trip` false), the Allocate request's round trip.
     pub rtt: Duration,
-    /// A datagram went around the relay and came back. Always true for
-    /// [`allocate_round_trip`]; false from [`allocate_tcp`] when only the
-    /// allocation worked (UDP blocked on this side, say).
+    /// A datagram went around the relay and came back. Always true over
+    /// UDP; false over TCP when only the allocation worked (UDP blocked on
+    /// this side, say).
     pub relayed_round_trip: bool,
+}
+
+/// How the client reaches the TURN server (the relay is UDP either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnTransport {
+    /// UDP: what the game's WebRTC stack uses.
+    Udp,
+    /// TCP (RFC 5766 section 11.5 framing): browsers can use it, the game's
+    /// WebRTC stack cannot.
+    Tcp,
 }
 
 /// Why a TURN check failed, in words a player or an operator understands.
@@ -129,41 +139,36 @@ impl TurnProbeError {
     }
 }
 
-/// Allocates a UDP relay on `server` and sends one datagram around it (see
-/// the module docs); releases the allocation before returning. Every wait
-/// is bounded by `timeout` (the release gets at most one more second).
+/// Allocates a UDP relay on `server`, reached over `transport`, and sends
+/// one datagram around it (see the module docs): over UDP from the same
+/// socket, over TCP from a fresh UDP socket. Releases the allocation before
+/// returning. Over TCP, if the datagram does not come back (UDP blocked),
+/// the allocation alone is a success: [`TurnProbe::relayed_round_trip`] is
+/// false and `rtt` is the Allocate round trip. Every wait is bounded by
+/// `timeout` (the release gets at most one more second); a refused or
+/// unanswered TCP connection is [`TurnProbeError::Unreachable`].
+pub async fn relay_check(
+    transport: TurnTransport,
+    server: SocketAddr,
+    username: &str,
+    password: &str,
+    timeout: Duration,
+) -> Result<TurnProbe, TurnProbeError> {
+    let deadline = Instant::now() + timeout;
+    let mut s = Session::open(transport, server, username, password, deadline).await?;
+    let result = s.round_trip(deadline).await;
+    s.release(deadline).await;
+    result
+}
+
+/// [`relay_check`] over UDP, the transport the game uses.
 pub async fn allocate_round_trip(
     server: SocketAddr,
     username: &str,
     password: &str,
     timeout: Duration,
 ) -> Result<TurnProbe, TurnProbeError> {
-    let deadline = Instant::now() + timeout;
-    let mut s = Session::open(server, username, password).await?;
-    let result = s.round_trip(deadline).await;
-    s.release(deadline).await;
-    result
-}
-
-/// Allocates a UDP relay on `server` over a TCP connection to it, and sends
-/// one datagram from a fresh UDP socket around it (see the module docs);
-/// releases the allocation before returning. If the datagram does not come
-/// back (UDP blocked), the allocation alone is a success:
-/// [`TurnProbe::relayed_round_trip`] is false and `rtt` is the Allocate
-/// round trip. Every wait is bounded by `timeout` (the release gets at most
-/// one more second); a refused or unanswered connection is
-/// [`TurnProbeError::Unreachable`].
-pub async fn allocate_tcp(
-    server: SocketAddr,
-    username: &str,
-    password: &str,
-    timeout: Duration,
-) -> Result<TurnProbe, TurnProbeError> {
-    let deadline = Instant::now() + timeout;
-    let mut s = Session::open_tcp(server, username, password, deadline).await?;
-    let result = s.round_trip_over_tcp(deadline).await;
-    s.release(deadline).await;
-    result
+    relay_check(TurnTransport::Udp, server, username, password, timeout).await
 }
 
 /// Allocates a UDP relay on `server`, then asks for a permission to `peer`:
@@ -178,7 +183,7 @@ pub async fn permission(
     timeout: Duration,
 ) -> Result<(), TurnProbeError> {
     let deadline = Instant::now() + timeout;
-    let mut s = Session::open(server, username, password).await?;
+    let mut s = Session::open(TurnTransport::Udp, server, username, password, deadline).await?;
     let result = match s.allocate(deadline).await {
         Ok(relayed) => s.permit(relayed, peer, deadline).await,
         Err(e) => Err(e),
@@ -261,26 +266,60 @@ pub fn peer_report(peer: SocketAddr, result: &Result<(), TurnProbeError>) -> Che
     CheckReport::new("peer", Some(peer), result.as_ref().err())
 }
 
+/// The ERROR-CODE attribute of an error response (RFC 8489 section 14.8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorCode {
+    /// 401, 403, 437, 486, ...
+    code: u16,
+    /// The server's reason phrase.
+    reason: String,
+}
+
 /// The error for a refused request: 401 is about credentials (the client
 /// has already answered the first 401 challenge when this is seen), any
 /// other code is a refusal. `code` is the ERROR-CODE read from the response;
 /// without it, `message` (the client's error text, `"... (error 403:
 /// Forbidden)"`) is parsed.
-fn refusal(code: Option<(u16, String)>, message: &str) -> TurnProbeError {
-    let code = code.or_else(|| parse_error_text(message));
-    match code {
-        Some((401, _)) => TurnProbeError::Unauthorized,
-        Some((code, reason)) => TurnProbeError::Refused { code, reason },
+fn refusal(code: Option<ErrorCode>, message: &str) -> TurnProbeError {
+    match code.or_else(|| parse_error_text(message)) {
+        Some(ErrorCode { code: 401, .. }) => TurnProbeError::Unauthorized,
+        Some(ErrorCode { code, reason }) => TurnProbeError::Refused { code, reason },
         None => TurnProbeError::Protocol(message.to_owned()),
     }
 }
 
-/// `"... (error 403: Forbidden)"` → `(403, "Forbidden")`.
-fn parse_error_text(message: &str) -> Option<(u16, String)> {
+/// `"... (error 403: Forbidden)"` → 403, `"Forbidden"`.
+fn parse_error_text(message: &str) -> Option<ErrorCode> {
     let start = message.rfind("(error ")? + "(error ".len();
     let rest = message[start..].strip_suffix(')')?;
     let (code, reason) = rest.split_once(':')?;
-    Some((code.trim().parse().ok()?, reason.trim().to_owned()))
+    Some(ErrorCode {
+        code: code.trim().parse().ok()?,
+        reason: reason.trim().to_owned(),
+    })
+}
+
+/// How a wait for transaction `tid` (`None`: any transaction) ends when
+/// `ev` is not its success: an error response is a [`refusal`] (with the
+/// ERROR-CODE `errors` holds for it), a timeout
+/// [`TurnProbeError::Unreachable`]; anything else does not end it.
+fn failure(
+    ev: Event,
+    tid: Option<TransactionId>,
+    errors: &mut HashMap<TransactionId, ErrorCode>,
+) -> Option<TurnProbeError> {
+    let ours = |t: &TransactionId| tid.is_none_or(|id| id == *t);
+    match ev {
+        Event::AllocateError(t, e)
+        | Event::CreatePermissionError(t, e)
+        | Event::BindingError(t, e)
+            if ours(&t) =>
+        {
+            Some(refusal(errors.remove(&t), &e.to_string()))
+        }
+        Event::TransactionTimeout(t) if ours(&t) => Some(TurnProbeError::Unreachable),
+        _ => None,
+    }
 }
 
 /// The payload of round-trip datagram number `seq` of probe `nonce`.
@@ -493,7 +532,7 @@ struct Session {
     local: SocketAddr,
     client: Client,
     /// ERROR-CODEs of error responses, by transaction.
-    errors: HashMap<TransactionId, (u16, String)>,
+    errors: HashMap<TransactionId, ErrorCode>,
     /// When each request was first sent, by transaction.
     sent: HashMap<TransactionId, Instant>,
     /// XOR-MAPPED-ADDRESS of the Allocate success response.
@@ -507,20 +546,42 @@ struct Session {
     buf: Vec<u8>,
 }
 
+/// A fresh UDP socket of `to`'s address family.
+async fn udp_socket_for(to: SocketAddr) -> Result<UdpSocket, TurnProbeError> {
+    let any = if to.is_ipv4() {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+    } else {
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+    };
+    UdpSocket::bind(any)
+        .await
+        .map_err(|e| TurnProbeError::Io(e.to_string()))
+}
+
 impl Session {
-    /// A client on a fresh UDP socket.
+    /// A client on a fresh UDP socket or TCP connection (connected by
+    /// `deadline`) to `server`.
     async fn open(
+        transport: TurnTransport,
+        server: SocketAddr,
+        username: &str,
+        password: &str,
+        deadline: Instant,
+    ) -> Result<Session, TurnProbeError> {
+        match transport {
+            TurnTransport::Udp => Session::open_udp(server, username, password).await,
+            TurnTransport::Tcp => Session::open_tcp(server, username, password, deadline).await,
+        }
+    }
+
+    /// A client on a fresh UDP socket.
+    async fn open_udp(
         server: SocketAddr,
         username: &str,
         password: &str,
     ) -> Result<Session, TurnProbeError> {
-        let bind = if server.is_ipv4() {
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
-        } else {
-            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
-        };
+        let socket = udp_socket_for(server).await?;
         let io = |e: std::io::Error| TurnProbeError::Io(e.to_string());
-        let socket = UdpSocket::bind(bind).await.map_err(io)?;
         let local = socket.local_addr().map_err(io)?;
         Session::new(Link::Udp(socket), local, server, username, password)
     }
@@ -612,13 +673,10 @@ impl Session {
             .allocate(Instant::now())
             .map_err(|e| TurnProbeError::Protocol(e.to_string()))?;
         let relayed = self
+            // The authenticated retry is a new transaction: any will do.
             .wait(deadline, |ev, errors| match ev {
                 Event::AllocateResponse(_, relayed) => Some(Ok(relayed)),
-                Event::AllocateError(tid, e) => {
-                    Some(Err(refusal(errors.remove(&tid), &e.to_string())))
-                }
-                Event::TransactionTimeout(_) => Some(Err(TurnProbeError::Unreachable)),
-                _ => None,
+                ev => failure(ev, None, errors).map(Err),
             })
             .await?;
         self.relayed = Some(relayed);
@@ -640,11 +698,7 @@ impl Session {
             .ok_or_else(|| TurnProbeError::Protocol("permission already requested".into()))?;
         self.wait(deadline, |ev, errors| match ev {
             Event::CreatePermissionResponse(t, _) if t == tid => Some(Ok(())),
-            Event::CreatePermissionError(t, e) if t == tid => {
-                Some(Err(refusal(errors.remove(&t), &e.to_string())))
-            }
-            Event::TransactionTimeout(t) if t == tid => Some(Err(TurnProbeError::Unreachable)),
-            _ => None,
+            ev => failure(ev, Some(tid), errors).map(Err),
         })
         .await
     }
@@ -662,70 +716,39 @@ impl Session {
             .map_err(|e| TurnProbeError::Protocol(e.to_string()))?;
         self.wait(deadline, |ev, errors| match ev {
             Event::BindingResponse(t, addr) if t == tid => Some(Ok(addr)),
-            Event::BindingError(t, e) if t == tid => {
-                Some(Err(refusal(errors.remove(&t), &e.to_string())))
-            }
-            Event::TransactionTimeout(t) if t == tid => Some(Err(TurnProbeError::Unreachable)),
-            _ => None,
+            ev => failure(ev, Some(tid), errors).map(Err),
         })
         .await
     }
 
-    /// TURN over UDP: allocate, permit our mapped address and send from the
-    /// same socket straight to the relayed address. The server sees the
-    /// datagram come from `mapped`, which is permitted, and hands it back to
-    /// us as a Data indication.
+    /// Allocates, permits our mapped address (a permission covers every
+    /// port of an IP) and sends a datagram to the relayed address, which the
+    /// server hands back to us as a Data indication. Over UDP it goes from
+    /// the session's own socket: the server sees it come from `mapped`. Over
+    /// TCP it goes from a fresh UDP socket: behind the same NAT it leaves from
+    /// the same public IP, and comes back on the TCP connection. When it does
+    /// not come back over TCP by `deadline` (UDP blocked here, or a NAT that
+    /// uses another public IP for it), the allocation alone counts: `rtt` is
+    /// the Allocate round trip and `relayed_round_trip` is false.
     async fn round_trip(&mut self, deadline: Instant) -> Result<TurnProbe, TurnProbeError> {
-        let relayed = self.allocate(deadline).await?;
-        let mapped = self.mapped(deadline).await?;
-        self.permit(relayed, mapped, deadline).await?;
-        let rtt = self.echo(relayed, None, deadline).await?;
-        Ok(TurnProbe {
-            relayed,
-            mapped,
-            rtt,
-            relayed_round_trip: true,
-        })
-    }
-
-    /// TURN over TCP: allocate (a UDP relay) over the TCP connection, permit
-    /// our mapped IP (a permission covers every port of an IP), and send
-    /// from a fresh UDP socket to the relayed address: behind the same NAT it
-    /// leaves from the same public IP, and comes back as a Data indication on
-    /// the TCP connection. When it does not come back by `deadline` (UDP
-    /// blocked here, or a NAT that uses another public IP for it), the
-    /// allocation alone counts: `rtt` is the Allocate round trip and
-    /// `relayed_round_trip` is false.
-    async fn round_trip_over_tcp(
-        &mut self,
-        deadline: Instant,
-    ) -> Result<TurnProbe, TurnProbeError> {
         let started = Instant::now();
         let relayed = self.allocate(deadline).await?;
         let allocated = self.allocate_rtt.unwrap_or_else(|| started.elapsed());
         let mapped = self.mapped(deadline).await?;
         self.permit(relayed, mapped, deadline).await?;
-        let bind = if relayed.is_ipv4() {
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
-        } else {
-            SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0))
+        let sender = match self.link {
+            Link::Udp(_) => None,
+            Link::Tcp { .. } => Some(udp_socket_for(relayed).await?),
         };
-        let sender = UdpSocket::bind(bind)
-            .await
-            .map_err(|e| TurnProbeError::Io(e.to_string()))?;
-        match self.echo(relayed, Some(&sender), deadline).await {
-            Ok(rtt) => Ok(TurnProbe {
-                relayed,
-                mapped,
-                rtt,
-                relayed_round_trip: true,
-            }),
-            Err(TurnProbeError::Unreachable) => Ok(TurnProbe {
-                relayed,
-                mapped,
-                rtt: allocated,
-                relayed_round_trip: false,
-            }),
+        let probe = |rtt, relayed_round_trip| TurnProbe {
+            relayed,
+            mapped,
+            rtt,
+            relayed_round_trip,
+        };
+        match self.echo(relayed, sender.as_ref(), deadline).await {
+            Ok(rtt) => Ok(probe(rtt, true)),
+            Err(TurnProbeError::Unreachable) if sender.is_some() => Ok(probe(allocated, false)),
             Err(e) => Err(e),
         }
     }
@@ -832,8 +855,11 @@ impl Session {
             let mut code = ErrorCodeAttribute::default();
             if code.get_from(&msg).is_ok() {
                 let reason = String::from_utf8_lossy(&code.reason).into_owned();
-                self.errors
-                    .insert(msg.transaction_id, (code.code.0, reason));
+                let code = ErrorCode {
+                    code: code.code.0,
+                    reason,
+                };
+                self.errors.insert(msg.transaction_id, code);
             }
         }
         if msg.typ.method == METHOD_ALLOCATE && msg.typ.class == CLASS_SUCCESS_RESPONSE {
@@ -860,7 +886,7 @@ impl Session {
         deadline: Instant,
         mut pick: impl FnMut(
             Event,
-            &mut HashMap<TransactionId, (u16, String)>,
+            &mut HashMap<TransactionId, ErrorCode>,
         ) -> Option<Result<T, TurnProbeError>>,
     ) -> Result<T, TurnProbeError> {
         loop {
@@ -925,10 +951,17 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    fn code(code: u16, reason: &str) -> ErrorCode {
+        ErrorCode {
+            code,
+            reason: reason.into(),
+        }
+    }
+
     #[test]
     fn a_401_after_the_challenge_is_unauthorized() {
         assert_eq!(
-            refusal(Some((401, "Unauthorized".into())), "whatever"),
+            refusal(Some(code(401, "Unauthorized")), "whatever"),
             TurnProbeError::Unauthorized
         );
         // Without the peeked code, from the client's error text.
@@ -944,7 +977,7 @@ mod tests {
     #[test]
     fn other_codes_are_refusals_with_the_server_reason() {
         assert_eq!(
-            refusal(Some((403, "Forbidden IP".into())), ""),
+            refusal(Some(code(403, "Forbidden IP")), ""),
             TurnProbeError::Refused {
                 code: 403,
                 reason: "Forbidden IP".into()
@@ -963,7 +996,7 @@ mod tests {
         // The peeked code wins over the text.
         assert_eq!(
             refusal(
-                Some((486, "Allocation Quota Reached".into())),
+                Some(code(486, "Allocation Quota Reached")),
                 "(error 401: x)"
             ),
             TurnProbeError::Refused {
@@ -1160,12 +1193,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_tcp_server_that_refuses_or_stays_silent_is_unreachable_in_time() {
+        let check = |addr| {
+            relay_check(
+                TurnTransport::Tcp,
+                addr,
+                "u",
+                "p",
+                Duration::from_millis(400),
+            )
+        };
         // Nothing listens: refused at once.
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = closed.local_addr().unwrap();
         drop(closed);
         let start = Instant::now();
-        let r = allocate_tcp(addr, "u", "p", Duration::from_millis(400)).await;
+        let r = check(addr).await;
         assert_eq!(r, Err(TurnProbeError::Unreachable));
         assert!(start.elapsed() < Duration::from_secs(2));
         // Accepts the connection and never answers: the deadline ends it
@@ -1178,7 +1220,7 @@ mod tests {
             drop(conn);
         });
         let start = Instant::now();
-        let r = allocate_tcp(addr, "u", "p", Duration::from_millis(400)).await;
+        let r = check(addr).await;
         assert_eq!(r, Err(TurnProbeError::Unreachable));
         assert!(
             start.elapsed() < Duration::from_secs(2),
@@ -1200,7 +1242,7 @@ mod tests {
                 conn.write_all(&answer).await.unwrap();
                 // Hang up (the nonsense case is caught before this).
             });
-            let r = allocate_tcp(addr, "u", "p", Duration::from_secs(2)).await;
+            let r = relay_check(TurnTransport::Tcp, addr, "u", "p", Duration::from_secs(2)).await;
             assert!(matches!(r, Err(TurnProbeError::Protocol(_))), "{r:?}");
             task.await.unwrap();
         }

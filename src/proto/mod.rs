@@ -66,8 +66,18 @@
 //! `u16::MAX`, ping/pong clocks that are negative or not finite, names that are
 //! empty or blank, longer than [`MAX_NAME_CHARS`] or contain control characters,
 //! chat longer than [`MAX_CHAT_CHARS`] / [`MAX_CHAT_BYTES`] or containing any
-//! control character, `Hit` damage 0, and `Event` sequence number 0 (they start
-//! at 1, so 0 would already count as acknowledged).
+//! control character, a `Hit` whose retired damage byte is 0, an event of the
+//! retired kind 3 (see below), and `Event` sequence number 0 (they start at 1,
+//! so 0 would already count as acknowledged).
+//!
+//! # Retired fields
+//!
+//! Two parts of version 1 are no longer used; their bytes stay on the wire so
+//! every other message keeps its encoding. Event kind 3 (was `Respawn {pos}`:
+//! the `spawn` counter of [`Message::State`] carries respawns) is never sent
+//! and rejected on receipt; it keeps `Chat` at kind 4. `Hit`'s second field
+//! (was the damage taken: the victim's `State` carries its hit points) is sent
+//! as [`HIT_DAMAGE_BYTE`]; receivers reject 0 and otherwise ignore it.
 //!
 //! [postcard]: https://docs.rs/postcard
 
@@ -108,6 +118,9 @@ pub const AIM_STEP: f32 = (TAU / AIM_TURN) as f32;
 /// Size bound of an encoded [`Message::State`] in the built-in arena; see the
 /// module documentation for the exact conditions.
 pub const STATE_MAX_BYTES: usize = 24;
+/// The value sent in `Hit`'s retired damage byte (see "Retired fields" above):
+/// any value but 0, which receivers reject.
+pub const HIT_DAMAGE_BYTE: u8 = 1;
 
 /// Position and velocity fixed-point scale: 1/8 unit.
 const POS_SCALE: f64 = 8.0;
@@ -260,12 +273,11 @@ pub enum GameEvent {
         /// Direction, radians (decoded in `[-π, π)`).
         aim: f32,
     },
-    /// The sender (the victim: victim authority) was hit.
+    /// The sender (the victim: victim authority) was hit. Its hit points
+    /// travel in its [`Message::State`].
     Hit {
         /// Who was hit.
         victim: NetId,
-        /// Damage taken; never 0.
-        damage: u8,
     },
     /// `victim` was killed by `by`.
     Killed {
@@ -273,11 +285,6 @@ pub enum GameEvent {
         victim: NetId,
         /// Who scored the kill.
         by: NetId,
-    },
-    /// The sender respawned at `pos`.
-    Respawn {
-        /// Spawn position, world units.
-        pos: Vec2,
     },
     /// A chat line: at most [`MAX_CHAT_CHARS`] characters, no control
     /// characters.
@@ -449,6 +456,7 @@ enum WireEvent<'a> {
     Hit {
         #[serde(with = "postcard::fixint::le")]
         victim: u64,
+        /// Retired: [`HIT_DAMAGE_BYTE`] on send, not 0 on receipt.
         damage: u8,
     },
     Killed {
@@ -457,7 +465,8 @@ enum WireEvent<'a> {
         #[serde(with = "postcard::fixint::le")]
         by: u64,
     },
-    Respawn {
+    /// Kind 3, retired (was `Respawn`): never sent, rejected on receipt.
+    Retired3 {
         pos: WirePos,
     },
     Chat(Cow<'a, str>),
@@ -596,16 +605,13 @@ impl<'a> WireEvent<'a> {
                 pos: WirePos::quantize(*pos),
                 aim: quantize_aim(*aim),
             },
-            GameEvent::Hit { victim, damage } => WireEvent::Hit {
+            GameEvent::Hit { victim } => WireEvent::Hit {
                 victim: *victim,
-                damage: *damage,
+                damage: HIT_DAMAGE_BYTE,
             },
             GameEvent::Killed { victim, by } => WireEvent::Killed {
                 victim: *victim,
                 by: *by,
-            },
-            GameEvent::Respawn { pos } => WireEvent::Respawn {
-                pos: WirePos::quantize(*pos),
             },
             GameEvent::Chat(text) => WireEvent::Chat(Cow::Borrowed(truncate(
                 text,
@@ -625,12 +631,10 @@ impl<'a> WireEvent<'a> {
                 if damage == 0 {
                     return Err(DecodeError::OutOfRange("damage"));
                 }
-                GameEvent::Hit { victim, damage }
+                GameEvent::Hit { victim }
             }
             WireEvent::Killed { victim, by } => GameEvent::Killed { victim, by },
-            WireEvent::Respawn { pos } => GameEvent::Respawn {
-                pos: pos.decode(bounds)?,
-            },
+            WireEvent::Retired3 { .. } => return Err(DecodeError::OutOfRange("event")),
             WireEvent::Chat(text) => {
                 let too_long = text.len() > MAX_CHAT_BYTES || text.chars().count() > MAX_CHAT_CHARS;
                 if too_long || text.chars().any(char::is_control) {

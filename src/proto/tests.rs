@@ -168,10 +168,7 @@ fn exact_variants_round_trip_exactly() {
 #[test]
 fn every_event_round_trips() {
     let events = [
-        GameEvent::Hit {
-            victim: u64::MAX,
-            damage: 20,
-        },
+        GameEvent::Hit { victim: u64::MAX },
         GameEvent::Killed { victim: 1, by: 2 },
         GameEvent::Chat("gg, well played — ünïcödé ok".into()),
         GameEvent::Chat(String::new()),
@@ -203,16 +200,40 @@ fn every_event_round_trips() {
     };
     assert!((pos - Vec2::new(1599.97, 0.01)).abs().max_element() <= AXIS_ERR);
     assert!(arc(aim, -2.5) <= AIM_ERR);
+}
 
-    let respawn = Message::Event {
-        to: 42,
-        seq: 9,
-        event: GameEvent::Respawn {
-            pos: Vec2::new(80.0, 920.0),
-        },
+/// The retired parts of version 1 (event kind 3, `Hit`'s damage byte) keep
+/// every other encoding as it was: byte for byte, `Hit` is still kind 1 with
+/// its damage byte, `Chat` still kind 4; a kind-3 event (as old senders
+/// wrote `Respawn {pos}`) is rejected, and any non-zero damage is accepted.
+#[test]
+fn retired_event_parts_keep_the_encoding() {
+    let event = |seq: u8, event: GameEvent| {
+        encode(&Message::Event {
+            to: 42,
+            seq: u32::from(seq),
+            event,
+        })
     };
-    // 80 and 920 are multiples of the step: exact.
-    assert_eq!(round_trip(&respawn), respawn);
+    // VERSION, Wire::Event (2), `to` fixed u64, `seq` varint, then the event.
+    let head = |seq: u8| [vec![VERSION, 2, 42, 0, 0, 0, 0, 0, 0, 0], vec![seq]].concat();
+    let hit = [head(5), vec![1, 9, 0, 0, 0, 0, 0, 0, 0, HIT_DAMAGE_BYTE]].concat();
+    assert_eq!(event(5, GameEvent::Hit { victim: 9 }), hit);
+    let chat = [head(6), vec![4, 2, b'h', b'i']].concat();
+    assert_eq!(event(6, GameEvent::Chat("hi".into())), chat);
+
+    let old_hit = [head(5), vec![1, 9, 0, 0, 0, 0, 0, 0, 0, 20]].concat();
+    assert_eq!(
+        decode(&old_hit, &arena()),
+        Ok(Message::Event {
+            to: 42,
+            seq: 5,
+            event: GameEvent::Hit { victim: 9 }
+        })
+    );
+    // Respawn at (80, 920): kind 3, then the position's two varints.
+    let respawn = [head(7), vec![3, 0x80, 0x09, 0xC0, 0x3D]].concat();
+    assert_eq!(out_of_range(&respawn), "event");
 }
 
 #[test]
@@ -433,8 +454,9 @@ fn rejects_positions_out_of_bounds() {
             pos: Vec2::new(1700.0, 5.0),
             aim: 0.0,
         },
-        GameEvent::Respawn {
+        GameEvent::Fire {
             pos: Vec2::new(5.0, 2000.0),
+            aim: 0.0,
         },
     ] {
         assert_eq!(
@@ -555,10 +577,10 @@ fn rejects_bad_chat() {
 #[test]
 fn rejects_other_out_of_range_fields() {
     let hit = |damage| {
-        encode(&Message::Event {
+        raw(&Wire::Event {
             to: 42,
             seq: 1,
-            event: GameEvent::Hit { victim: 3, damage },
+            event: WireEvent::Hit { victim: 3, damage },
         })
     };
     assert_eq!(out_of_range(&hit(0)), "damage");
@@ -717,10 +739,7 @@ fn other_sizes() {
             Message::Event {
                 to: 42,
                 seq: 5,
-                event: GameEvent::Hit {
-                    victim: 9,
-                    damage: 20,
-                },
+                event: GameEvent::Hit { victim: 9 },
             },
             21,
         ),

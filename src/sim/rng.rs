@@ -1,10 +1,14 @@
-//! A tiny seeded pseudo-random generator (SplitMix64) for the simulation and
-//! the AI.
+//! A tiny seeded pseudo-random generator (SplitMix64): the one generator of
+//! the simulation, the AI and the link model of `sync::link`.
 //!
 //! Owns nothing but its 64-bit state. It must not touch the OS random source,
 //! the clock or any global state: the same seed gives the same sequence on
 //! every platform and every run, which is what the determinism tests and the
 //! state hash rely on.
+
+/// SplitMix64's increment ("golden gamma", 2⁶⁴ / φ), added to the state on
+/// every draw. `sync::link` also mixes its seeds with it.
+pub const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// SplitMix64: small, fast, statistically decent, and trivially reproducible.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +29,7 @@ impl Rng {
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state = self.state.wrapping_add(GOLDEN_GAMMA);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -40,6 +44,21 @@ impl Rng {
     /// A uniform float in `[lo, hi)`.
     pub fn range_f32(&mut self, lo: f32, hi: f32) -> f32 {
         lo + (hi - lo) * self.next_f32()
+    }
+
+    /// A uniform float in `[0, 1)` (53 random bits, exact in `f64`).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A uniform float in `[lo, hi)`.
+    pub fn range_f64(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.next_f64()
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.next_f64() < p
     }
 
     /// A uniform integer in `0..n` (`0` when `n == 0`).
@@ -65,6 +84,9 @@ mod tests {
             let f = a.next_f32();
             assert!((0.0..1.0).contains(&f));
             b.next_f32();
+            let d = a.next_f64();
+            assert!((0.0..1.0).contains(&d));
+            assert_eq!(d, b.next_f64());
             assert!(a.below(7) < 7);
             b.below(7);
         }

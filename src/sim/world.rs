@@ -35,6 +35,15 @@ const MAX_SUBSTEP: f32 = PLAYER_RADIUS * 0.5;
 /// Longest name kept (bytes, cut at a char boundary).
 const MAX_NAME: usize = 24;
 
+/// A projectile's earliest contact with a player during one step.
+#[derive(Clone, Copy)]
+struct Contact {
+    /// Where along the step's path (0 = start, 1 = end).
+    t: f32,
+    /// Index of the player in `World::players`.
+    player: usize,
+}
+
 /// The whole simulation state. Step it with [`World::step`].
 #[derive(Clone, Debug)]
 pub struct World {
@@ -497,23 +506,23 @@ impl World {
             }
 
             // Earliest player contact (not the owner).
-            let mut hit: Option<(f32, usize)> = None;
+            let mut hit: Option<Contact> = None;
             for (i, p) in self.players.iter().enumerate() {
                 if !p.alive || p.id == owner {
                     continue;
                 }
                 if let Some(t) = segment_circle(a, b, p.pos, PLAYER_RADIUS + PROJECTILE_RADIUS) {
-                    if hit.is_none_or(|(bt, _)| t < bt) {
-                        hit = Some((t, i));
+                    if hit.is_none_or(|h| t < h.t) {
+                        hit = Some(Contact { t, player: i });
                     }
                 }
             }
 
             match (hit, wall_t) {
-                (Some((t, i)), w) if w.is_none_or(|wt| t <= wt) => {
+                (Some(Contact { t, player }), w) if w.is_none_or(|wt| t <= wt) => {
                     let pos = a.lerp(b, t);
                     self.projectiles.remove(k);
-                    self.apply_hit(i, owner, pos, events);
+                    self.apply_hit(player, owner, pos, events);
                 }
                 (_, Some(t)) => {
                     let pos = a.lerp(b, t);

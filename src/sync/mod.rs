@@ -5,8 +5,10 @@
 //! timestamp, the clock-offset estimate, the adaptive playout delay,
 //! interpolation (cubic Hermite position, shortest-arc aim), bounded
 //! extrapolation with smooth correction, per-peer statistics; plus the send
-//! throttle for the local player's state, and a deterministic link model and
-//! quality harness used by tests and `benches/sync_quality.rs`.
+//! throttle for the local player's state, and a deterministic link model (used
+//! by the net thread's conditioner and by the quality harness of
+//! `benches/sync_quality.rs`, which lives with the tests in
+//! `tests/support/quality.rs`).
 //!
 //! It is pure: **time is an argument** everywhere, as `f64` seconds — local
 //! times on the caller's monotonic clock (e.g. seconds since the game
@@ -40,7 +42,6 @@ pub mod delay;
 pub mod interp;
 pub mod link;
 mod peer;
-pub mod quality;
 pub mod throttle;
 pub mod wrap;
 

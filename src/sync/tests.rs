@@ -1,12 +1,12 @@
-//! Behaviour tests of [`super::PeerSync`] and the quality harness: steady
-//! streams, reordering, duplicates, burst loss, outages, sequence wrap, sender
-//! clock jumps, respawn teleports, angle wrap, delay settings and statistics.
+//! Behaviour tests of [`super::PeerSync`]: steady streams, reordering,
+//! duplicates, burst loss, outages, sequence wrap, sender clock jumps, respawn
+//! teleports, angle wrap, delay settings and statistics. The quality harness
+//! has its own test, `tests/sync_quality.rs`.
 #![allow(clippy::unwrap_used)]
 
 use glam::Vec2;
 use std::f32::consts::PI;
 
-use super::quality::{Condition, standard_conditions, synthetic_trajectory, table};
 use super::*;
 
 const V: f32 = 200.0;
@@ -248,18 +248,20 @@ fn sequence_wrap_is_seamless() {
     }
 }
 
-#[test]
-fn sender_clock_jump_forward_resets_not_freezes() {
+/// A steady stream for 3 s, then 60 more states at the same cadence (seq 61
+/// on) stamped from `t0` on a jumped sender clock, each at position
+/// `truth(t - shift)`, 3 frames sampled after each. The buffer must reset
+/// once and play on, interpolating: the last sample.
+fn play_after_clock_jump(t0: f64, shift: f64) -> Sample {
     let mut p = PeerSync::new(SyncConfig::default());
     drive(&mut p, 0, 0.0, 3.0, |_| Some(0.05));
-    // The sender restarts its clock 1000 s ahead (seq continues).
     let mut last = None;
     for i in 0..60u16 {
-        let t = 1003.0 + i as f64 * 0.05;
+        let t = t0 + i as f64 * 0.05;
         let now = 3.0 + i as f64 * 0.05 + 0.05;
         p.push(
             Snapshot {
-                pos: truth(t - 1000.0),
+                pos: truth(t - shift),
                 ..snap(61 + i, t)
             },
             now,
@@ -271,26 +273,20 @@ fn sender_clock_jump_forward_resets_not_freezes() {
     assert_eq!(p.stats().resets, 1);
     let last = last.unwrap();
     assert_eq!(last.mode, SampleMode::Interpolated);
+    last
+}
+
+#[test]
+fn sender_clock_jump_forward_resets_not_freezes() {
+    // The sender restarts its clock 1000 s ahead (seq continues).
+    let last = play_after_clock_jump(1003.0, 1000.0);
     assert!(last.render_time > 1004.0);
 }
 
 #[test]
 fn sender_clock_jump_backward_resets_not_freezes() {
-    let mut p = PeerSync::new(SyncConfig::default());
-    drive(&mut p, 0, 0.0, 3.0, |_| Some(0.05));
     // Newer sequence numbers, timestamps 2.5 s in the past.
-    let mut last = None;
-    for i in 0..60u16 {
-        let t = 0.5 + i as f64 * 0.05;
-        let now = 3.0 + i as f64 * 0.05 + 0.05;
-        p.push(snap(61 + i, t), now);
-        for k in 0..3 {
-            last = p.sample(now + k as f64 * FRAME);
-        }
-    }
-    assert_eq!(p.stats().resets, 1);
-    let last = last.unwrap();
-    assert_eq!(last.mode, SampleMode::Interpolated);
+    let last = play_after_clock_jump(0.5, 0.0);
     assert!(last.render_time > 2.0, "frozen at {}", last.render_time);
 }
 
@@ -474,24 +470,6 @@ fn malformed_snapshots_are_counted_not_used() {
     );
     assert_eq!(p.stats().invalid, 3);
     assert!(p.sample(0.1).is_none());
-}
-
-#[test]
-fn harness_is_deterministic() {
-    let trajs: Vec<_> = (0..2).map(|i| synthetic_trajectory(i, 12.0)).collect();
-    assert_eq!(
-        trajs,
-        (0..2)
-            .map(|i| synthetic_trajectory(i, 12.0))
-            .collect::<Vec<_>>()
-    );
-    let conds: Vec<Condition> = standard_conditions().into_iter().take(2).collect();
-    let a = table(&conds, &trajs, 42);
-    let b = table(&conds, &trajs, 42);
-    let c = table(&conds, &trajs, 43);
-    assert_eq!(a, b);
-    assert_ne!(a, c);
-    assert!(a.contains("snap to latest") && a.contains("fixed 100 ms linear"));
 }
 
 proptest::proptest! {

@@ -188,41 +188,27 @@ mod tests {
     #[test]
     fn labels_name_the_route_and_rtt() {
         use CandidateKind::*;
-        assert_eq!(
-            route_label(Some(Route::Direct), Some(Srflx), Some(12.4)),
-            "direct · 12 ms"
-        );
-        assert_eq!(
-            route_label(Some(Route::Direct), Some(Host), Some(0.3)),
-            "direct · <1 ms"
-        );
-        assert_eq!(
-            route_label(Some(Route::Turn), Some(Relay), Some(40.0)),
-            "TURN · 40 ms"
-        );
-        assert_eq!(
-            route_label(Some(Route::Direct), Some(Relay), Some(40.0)),
-            "TURN · 40 ms"
-        );
-        assert_eq!(
-            route_label(Some(Route::Relay), None, Some(85.2)),
-            "relay · 85 ms"
-        );
-        assert_eq!(route_label(Some(Route::Relay), None, None), "relay");
-        assert_eq!(
-            route_label(Some(Route::Direct), None, Some(f64::NAN)),
-            "direct"
-        );
-        assert_eq!(
-            route_label(Some(Route::Connecting), None, Some(30.0)),
-            "connecting…"
-        );
-        assert_eq!(
-            route_label(Some(Route::Unreachable), None, Some(30.0)),
-            "unreachable"
-        );
-        assert_eq!(route_label(None, None, Some(3.0)), "3 ms");
-        assert_eq!(route_label(None, None, None), "—");
+        let direct = Some(Route::Direct);
+        let cases = [
+            (direct, Some(Srflx), Some(12.4), "direct · 12 ms"),
+            (direct, Some(Host), Some(0.3), "direct · <1 ms"),
+            (Some(Route::Turn), Some(Relay), Some(40.0), "TURN · 40 ms"),
+            (direct, Some(Relay), Some(40.0), "TURN · 40 ms"),
+            (Some(Route::Relay), None, Some(85.2), "relay · 85 ms"),
+            (Some(Route::Relay), None, None, "relay"),
+            (direct, None, Some(f64::NAN), "direct"),
+            (Some(Route::Connecting), None, Some(30.0), "connecting…"),
+            (Some(Route::Unreachable), None, Some(30.0), "unreachable"),
+            (None, None, Some(3.0), "3 ms"),
+            (None, None, None, "—"),
+        ];
+        for (route, candidate, rtt, label) in cases {
+            assert_eq!(
+                route_label(route, candidate, rtt),
+                label,
+                "{route:?} {rtt:?}"
+            );
+        }
     }
 
     #[test]

@@ -5,9 +5,11 @@
 use macroquad::prelude::*;
 
 use super::effects::FeedLine;
-use super::game::HUD_HEIGHT;
 use super::theme::{self, Text};
 use crate::sim::{Phase, PlayerId, TICK_HZ, World};
+
+/// Height of the HUD bar at the top of the window, in pixels.
+pub const HUD_HEIGHT: f32 = 44.0;
 
 /// `m:ss` of a tick count.
 pub fn clock(ticks: u64) -> String {
@@ -60,7 +62,7 @@ pub fn draw_bar(world: &World, local: PlayerId, text: &Text) {
             false,
         );
     }
-    // Networked matches have no clock (see `online::online_rules`).
+    // Networked matches have no clock (see `online_match::online_rules`).
     let centre = if !world.rules.has_clock() {
         format!("first to {}", world.rules.kills_to_win)
     } else {

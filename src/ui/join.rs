@@ -9,7 +9,7 @@ use macroquad::prelude::*;
 
 use super::theme::{self, Text};
 use super::widgets::{FieldEvent, TextField, button, discard_typed_chars};
-use crate::online::server_url;
+use crate::online_match::server_url;
 
 /// What the join screen asks the app to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,7 +162,11 @@ impl JoinScreen {
                 theme::HEALTH_LOW,
                 true,
             );
-            for (i, line) in super::online::wrap(error, 72).iter().take(3).enumerate() {
+            for (i, line) in super::online_screen::wrap(error, 72)
+                .iter()
+                .take(3)
+                .enumerate()
+            {
                 text.draw(
                     line,
                     e.x + 16.0,

@@ -4,7 +4,7 @@
 
 use macroquad::prelude::*;
 
-use super::game::{draw_arena, draw_players, draw_projectiles};
+use super::arena::{draw_arena, draw_players, draw_projectiles};
 use super::theme::{self, Text};
 use super::view::View;
 use super::widgets::{Focus, button};
@@ -36,10 +36,56 @@ pub struct Menu {
     pub status: Option<String>,
 }
 
+/// The menu's entries, top to bottom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Start practice.
+    Practice,
+    /// The number of practice opponents (arrows on its sides).
+    Opponents,
+    /// Create a room.
+    Create,
+    /// Open the join screen.
+    Join,
+    /// Open the settings.
+    Settings,
+    /// Quit.
+    Quit,
+}
+
+impl Entry {
+    /// Every entry, in menu order.
+    pub const ALL: [Entry; ENTRIES] = [
+        Entry::Practice,
+        Entry::Opponents,
+        Entry::Create,
+        Entry::Join,
+        Entry::Settings,
+        Entry::Quit,
+    ];
+
+    /// Its place in the menu (and in [`button_rects`]).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// What its button says (the opponents row says the count itself).
+    fn label(self) -> &'static str {
+        match self {
+            Entry::Practice => "Practice",
+            Entry::Opponents => "Opponents",
+            Entry::Create => "Create room",
+            Entry::Join => "Join room",
+            Entry::Settings => "Settings",
+            Entry::Quit => "Quit",
+        }
+    }
+}
+
 const ENTRIES: usize = 6;
 
-/// Where the main menu's buttons are (tests read pixels there): Practice,
-/// Opponents, Create room, Join room, Settings, Quit.
+/// Where the main menu's buttons are (tests read pixels there), in the
+/// order of [`Entry::ALL`].
 pub fn button_rects(sw: f32, sh: f32) -> [Rect; ENTRIES] {
     let (w, h, gap) = (360.0, 50.0, 12.0);
     let x = sw / 2.0 - w / 2.0;
@@ -91,55 +137,31 @@ impl Menu {
         text.centered(&playing_as, cx, top + 138.0, 18.0, theme::TEXT, true);
 
         let activate = self.focus.update(ENTRIES);
-        let index = self.focus.index;
+        let focused = Entry::ALL.get(self.focus.index).copied();
         let rects = button_rects(sw, sh);
-        let mut action = MenuAction::None;
-
-        if button(text, rects[0], "Practice", index == 0, activate) {
-            action = MenuAction::Practice(self.bots);
+        let mut chosen = None;
+        for entry in Entry::ALL {
+            let rect = rects[entry.index()];
+            let on = focused == Some(entry);
+            if entry == Entry::Opponents {
+                self.opponents_row(text, rect, on, activate);
+            } else if button(text, rect, entry.label(), on, activate) {
+                chosen = Some(entry);
+            }
         }
-        // Opponent count: arrows on the sides, Left/Right when focused.
-        let r = rects[1];
-        let label = format!("Opponents:  {}", self.bots);
-        let clicked = button(
-            text,
-            Rect::new(r.x + 56.0, r.y, r.w - 112.0, r.h),
-            &label,
-            index == 1,
-            false,
-        );
-        let less = button(text, Rect::new(r.x, r.y, 48.0, r.h), "<", false, false);
-        let more = button(
-            text,
-            Rect::new(r.x + r.w - 48.0, r.y, 48.0, r.h),
-            ">",
-            false,
-            false,
-        );
-        let max = MAX_PLAYERS - 1;
-        if less || (index == 1 && is_key_pressed(KeyCode::Left)) {
-            self.bots = self.bots.saturating_sub(1);
-        }
-        if more || clicked || (index == 1 && (is_key_pressed(KeyCode::Right) || activate)) {
-            self.bots = if self.bots >= max { 0 } else { self.bots + 1 };
-        }
-        if button(text, rects[2], "Create room", index == 2, activate) {
-            action = MenuAction::Create;
-        }
-        if button(text, rects[3], "Join room", index == 3, activate) {
-            action = MenuAction::Join;
-        }
-        if button(text, rects[4], "Settings", index == 4, activate) {
-            action = MenuAction::Settings;
-        }
-        if button(text, rects[5], "Quit", index == 5, activate) {
-            action = MenuAction::Quit;
-        }
+        let action = match chosen {
+            Some(Entry::Practice) => MenuAction::Practice(self.bots),
+            Some(Entry::Create) => MenuAction::Create,
+            Some(Entry::Join) => MenuAction::Join,
+            Some(Entry::Settings) => MenuAction::Settings,
+            Some(Entry::Quit) => MenuAction::Quit,
+            Some(Entry::Opponents) | None => MenuAction::None,
+        };
         if let Some(status) = &self.status {
             text.centered(
                 status,
                 cx,
-                rects[5].bottom() + 30.0,
+                rects[Entry::Quit.index()].bottom() + 30.0,
                 16.0,
                 theme::HEALTH_LOW,
                 false,
@@ -157,6 +179,34 @@ impl Menu {
             MenuAction::Quit
         } else {
             action
+        }
+    }
+
+    /// The opponent count: arrows on the sides, Left/Right (and Enter)
+    /// when `focused`; clicking the count adds one.
+    fn opponents_row(&mut self, text: &Text, r: Rect, focused: bool, activate: bool) {
+        let label = format!("{}:  {}", Entry::Opponents.label(), self.bots);
+        let clicked = button(
+            text,
+            Rect::new(r.x + 56.0, r.y, r.w - 112.0, r.h),
+            &label,
+            focused,
+            false,
+        );
+        let less = button(text, Rect::new(r.x, r.y, 48.0, r.h), "<", false, false);
+        let more = button(
+            text,
+            Rect::new(r.x + r.w - 48.0, r.y, 48.0, r.h),
+            ">",
+            false,
+            false,
+        );
+        let max = MAX_PLAYERS - 1;
+        if less || (focused && is_key_pressed(KeyCode::Left)) {
+            self.bots = self.bots.saturating_sub(1);
+        }
+        if more || clicked || (focused && (is_key_pressed(KeyCode::Right) || activate)) {
+            self.bots = if self.bots >= max { 0 } else { self.bots + 1 };
         }
     }
 }

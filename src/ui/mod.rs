@@ -5,15 +5,17 @@
 //! The app is a small state machine of screens driven by one `async` frame
 //! loop: each screen's `frame()` draws, handles input and says what comes next.
 
+pub mod arena;
 pub mod audio;
 pub mod badge;
 pub mod effects;
-pub mod game;
 pub mod hud;
 pub mod join;
 pub mod menu;
 pub mod netgraph;
-pub mod online;
+pub mod online_screen;
+pub mod play;
+pub mod practice;
 pub mod settings;
 pub mod theme;
 pub mod toast;
@@ -27,12 +29,14 @@ use macroquad::prelude::*;
 
 use crate::ai::Ai;
 use crate::config::{PlayConfig, StartScreen};
+use crate::session::Intent;
 use crate::settings::Settings;
 use crate::sim::{Rules, World};
-use game::{GameAction, Practice};
 use join::{JoinAction, JoinScreen};
 use menu::{Menu, MenuAction};
-use online::{Intent, Online, OnlineAction, OnlineStart};
+use online_screen::{Online, OnlineAction, OnlineStart};
+use play::FixedStep;
+use practice::{Practice, PracticeAction};
 use settings::{SettingsAction, SettingsScreen};
 use theme::{Fonts, Text};
 
@@ -93,10 +97,7 @@ impl App {
 
     /// Where a join goes when no address is typed.
     fn default_join_server(&self) -> String {
-        self.settings
-            .server_url
-            .clone()
-            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.settings.host_addr.port()))
+        crate::session::join_server(&self.settings)
     }
 
     fn online(&self, intent: Intent, server: Option<String>, bots: usize) -> Screen {
@@ -113,7 +114,7 @@ impl App {
             Ok(online) => Screen::Online(Box::new(online)),
             Err(e) => match intent {
                 Intent::Join(code) => Screen::Join(Box::new(JoinScreen::new(
-                    &online::grouped(&code),
+                    &online_screen::grouped(&code),
                     server.as_deref(),
                     Some(e.to_string()),
                     &self.default_join_server(),
@@ -214,9 +215,9 @@ async fn app(config: PlayConfig) {
                 }
             }
             Screen::Practice(game) => match game.frame(&text, &sounds) {
-                GameAction::Continue => None,
-                GameAction::MainMenu => Some(app.menu(None)),
-                GameAction::Quit => break,
+                PracticeAction::Continue => None,
+                PracticeAction::MainMenu => Some(app.menu(None)),
+                PracticeAction::Quit => break,
             },
             Screen::Settings(settings) => match settings.frame(&text) {
                 SettingsAction::None => None,
@@ -244,7 +245,7 @@ async fn app(config: PlayConfig) {
                 } => {
                     let typed = (server != app.default_join_server()).then_some(server);
                     Some(Screen::Join(Box::new(JoinScreen::new(
-                        &online::grouped(&code),
+                        &online_screen::grouped(&code),
                         typed.as_deref(),
                         Some(message),
                         &app.default_join_server(),
@@ -320,7 +321,7 @@ fn save_screenshot(path: &Path) -> i32 {
 struct Backdrop {
     world: World,
     ais: Vec<(u8, Ai)>,
-    accumulator: f32,
+    clock: FixedStep,
 }
 
 impl Backdrop {
@@ -335,14 +336,13 @@ impl Backdrop {
         Backdrop {
             world,
             ais,
-            accumulator: 0.0,
+            clock: FixedStep::default(),
         }
     }
 
     fn step(&mut self) {
-        self.accumulator += get_frame_time().min(0.1);
-        while self.accumulator >= crate::sim::DT {
-            self.accumulator -= crate::sim::DT;
+        // At most 0.1 s of a slow frame: under the per-frame cap of steps.
+        for _ in 0..self.clock.ticks(get_frame_time().min(0.1)) {
             let inputs: Vec<_> = self
                 .ais
                 .iter_mut()

@@ -49,6 +49,24 @@ pub fn button(text: &Text, rect: Rect, label: &str, focused: bool, activate: boo
     (hover && is_mouse_button_released(MouseButton::Left)) || (focused && activate)
 }
 
+/// A column of buttons, one per entry, with the keyboard focus `focus`;
+/// `rect_of(i)` places entry `i`. Returns the entry chosen this frame.
+pub fn button_column<T: Copy>(
+    text: &Text,
+    focus: &mut Focus,
+    entries: &[(T, String)],
+    rect_of: impl Fn(usize) -> Rect,
+) -> Option<T> {
+    let activate = focus.update(entries.len());
+    let mut chosen = None;
+    for (i, (entry, label)) in entries.iter().enumerate() {
+        if button(text, rect_of(i), label, focus.index == i, activate) {
+            chosen = Some(*entry);
+        }
+    }
+    chosen
+}
+
 /// Font size of the text in a form row of height `h`.
 fn row_font(h: f32) -> f32 {
     (h * 0.45).clamp(12.0, 26.0)

@@ -135,7 +135,8 @@ pub async fn connect_with(url: &str, auth: Option<Value>) -> Peer {
             async {}.boxed()
         });
     let client = b.connect().await.expect("connect");
-    // connect() returns before the namespace ack (NOTES-deps.md): wait for it.
+    // rust_socketio's connect() returns before the namespace ack, so an emit
+    // right after it can be lost (docs/DEPENDENCIES.md): wait for the ack.
     tokio::time::timeout(WAIT, crx.recv())
         .await
         .expect("no namespace ack");

@@ -1,5 +1,7 @@
-//! A coturn TURN server in a child process, for tests and benches: how to
-//! run coturn with the TURN REST secret that `arena-server` shares with it.
+//! A coturn TURN server in a child process, for tests and benches (included
+//! with `#[path]` by `tests/net.rs` and `benches/net_link.rs`; test code, not
+//! part of the library): how to run coturn with the TURN REST secret that
+//! `arena-server` shares with it.
 //!
 //! It listens on a free loopback port, relays on loopback only, and is ready
 //! when `start` returns (it answered a STUN binding request). Killed on drop.
@@ -49,11 +51,6 @@ impl Coturn {
         let turn = Coturn { child, port };
         turn.wait_ready()?;
         Ok(turn)
-    }
-
-    /// Its UDP port.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// The `turn:` URL for clients and `arena-server`'s `--turn-url`.

@@ -1,6 +1,7 @@
-//! The sync quality harness behind `benches/sync_quality.rs`: ground-truth
+//! The sync quality harness behind `benches/sync_quality.rs` (and its test,
+//! `tests/sync_quality.rs`; both include this file with `#[path]`): ground-truth
 //! trajectories sent through [`LinkModel`]s and drawn by a renderer, measured
-//! against the truth frame by frame.
+//! against the truth frame by frame. Test code, not part of the library.
 //!
 //! Owns the synthetic trajectory generator, the two baseline renderers
 //! ("snap to latest" and a fixed 100 ms linear buffer, Valve's default), the
@@ -26,14 +27,17 @@
 //! - **jump**: max over frames of `|Δdrawn − Δtruth|` between consecutive
 //!   frames (frames across a respawn left out);
 //! - the share of frames extrapolated and held.
+// The bench and the test each use a part of it.
+#![allow(dead_code)]
 
+use arena::sim::rng::{GOLDEN_GAMMA, Rng};
+use arena::sync::buffer::SnapshotBuffer;
+use arena::sync::delay::percentile_sorted;
+use arena::sync::wrap::{angle_diff, wrap_angle};
+use arena::sync::{
+    GilbertElliott, LinkModel, LinkParams, PeerSync, SampleMode, SendThrottle, Snapshot, SyncConfig,
+};
 use glam::Vec2;
-
-use super::buffer::SnapshotBuffer;
-use super::delay::percentile_sorted;
-use super::link::{GilbertElliott, LinkModel, LinkParams, Rng};
-use super::wrap::wrap_angle;
-use super::{PeerSync, SampleMode, SendThrottle, Snapshot, SyncConfig};
 
 /// One true state of the sending player.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -83,7 +87,7 @@ impl Trajectory {
         Some(TruthState {
             pos: a.pos.lerp(b.pos, u),
             vel: a.vel.lerp(b.vel, u),
-            aim: wrap_angle(a.aim + super::wrap::angle_diff(a.aim, b.aim) * u),
+            aim: wrap_angle(a.aim + angle_diff(a.aim, b.aim) * u),
             spawn: a.spawn,
             discrete: false,
         })
@@ -101,7 +105,8 @@ pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
     const ACCEL: f32 = 2000.0;
     const TURN: f32 = 10.0;
     let size = Vec2::new(1600.0, 900.0);
-    let mut rng = Rng::new(seed);
+    // Mixed with the golden gamma, as `LinkModel` mixes its seeds.
+    let mut rng = Rng::new(seed ^ GOLDEN_GAMMA);
     let mut pos = Vec2::new(800.0, 450.0);
     let mut vel = Vec2::ZERO;
     let mut aim = 0.0f32;
@@ -109,7 +114,7 @@ pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
     let mut want_vel = Vec2::ZERO;
     let mut want_aim = 0.0f32;
     let mut next_change = 0.0;
-    let mut next_death = rng.range(6.0, 10.0);
+    let mut next_death = rng.range_f64(6.0, 10.0);
     let mut dead_until: Option<f64> = None;
     let n = (seconds / DT).ceil() as usize + 1;
     let mut states = Vec::with_capacity(n);
@@ -121,53 +126,46 @@ pub fn synthetic_trajectory(seed: u64, seconds: f64) -> Trajectory {
             vel = Vec2::ZERO;
             discrete = true;
         }
-        if let Some(until) = dead_until {
-            if t < until {
-                states.push(TruthState {
-                    pos,
-                    vel,
-                    aim,
-                    spawn,
-                    discrete,
-                });
-                continue;
-            }
+        let frozen = dead_until.is_some_and(|until| t < until);
+        if dead_until.is_some() && !frozen {
             dead_until = None;
-            next_death = t + rng.range(6.0, 10.0);
+            next_death = t + rng.range_f64(6.0, 10.0);
             spawn = spawn.wrapping_add(1);
             pos = Vec2::new(
-                rng.range(100.0, 1500.0) as f32,
-                rng.range(100.0, 800.0) as f32,
+                rng.range_f64(100.0, 1500.0) as f32,
+                rng.range_f64(100.0, 800.0) as f32,
             );
             discrete = true;
         }
-        if t >= next_change {
-            next_change = t + rng.range(0.2, 1.2);
-            want_vel = if rng.chance(0.2) {
-                Vec2::ZERO
-            } else {
-                let a = rng.range(-std::f64::consts::PI, std::f64::consts::PI) as f32;
-                Vec2::from_angle(a) * MAX_SPEED * rng.range(0.5, 1.0) as f32
-            };
-            want_aim = rng.range(-std::f64::consts::PI, std::f64::consts::PI) as f32;
-        }
-        let dv = want_vel - vel;
-        let max_dv = ACCEL * DT as f32;
-        vel += if dv.length() > max_dv {
-            dv.normalize_or_zero() * max_dv
-        } else {
-            dv
-        };
-        pos += vel * DT as f32;
-        for i in 0..2 {
-            if pos[i] < 0.0 || pos[i] > size[i] {
-                pos[i] = pos[i].clamp(0.0, size[i]);
-                vel[i] = 0.0;
-                want_vel[i] = -want_vel[i];
+        if !frozen {
+            if t >= next_change {
+                next_change = t + rng.range_f64(0.2, 1.2);
+                want_vel = if rng.chance(0.2) {
+                    Vec2::ZERO
+                } else {
+                    let a = rng.range_f64(-std::f64::consts::PI, std::f64::consts::PI) as f32;
+                    Vec2::from_angle(a) * MAX_SPEED * rng.range_f64(0.5, 1.0) as f32
+                };
+                want_aim = rng.range_f64(-std::f64::consts::PI, std::f64::consts::PI) as f32;
             }
+            let dv = want_vel - vel;
+            let max_dv = ACCEL * DT as f32;
+            vel += if dv.length() > max_dv {
+                dv.normalize_or_zero() * max_dv
+            } else {
+                dv
+            };
+            pos += vel * DT as f32;
+            for i in 0..2 {
+                if pos[i] < 0.0 || pos[i] > size[i] {
+                    pos[i] = pos[i].clamp(0.0, size[i]);
+                    vel[i] = 0.0;
+                    want_vel[i] = -want_vel[i];
+                }
+            }
+            let da = angle_diff(aim, want_aim);
+            aim = wrap_angle(aim + da.clamp(-TURN * DT as f32, TURN * DT as f32));
         }
-        let da = super::wrap::angle_diff(aim, want_aim);
-        aim = wrap_angle(aim + da.clamp(-TURN * DT as f32, TURN * DT as f32));
         states.push(TruthState {
             pos,
             vel,
@@ -375,7 +373,22 @@ impl Renderer {
 
 enum Event {
     State(Snapshot),
-    Pong(f64, f64),
+    /// A pong: the ping's send time (receiver clock) and the sender's clock
+    /// when it answered.
+    Pong {
+        t_ping: f64,
+        t_remote: f64,
+    },
+}
+
+/// What one frame drew and what was true at its render point, each with its
+/// life (respawn counter): a jump is measured only within one life.
+#[derive(Clone, Copy)]
+struct Frame {
+    drawn: Vec2,
+    drawn_spawn: u8,
+    truth: Vec2,
+    truth_spawn: u8,
 }
 
 /// Runs one renderer over `trajectories` (each a different remote player)
@@ -430,7 +443,13 @@ pub fn run(
             if let Some(&at_sender) = ping_link.deliver(t0).first()
                 && let Some(&back) = pong_link.deliver(at_sender).first()
             {
-                events.push((back, Event::Pong(t0, at_sender - CLOCK_OFFSET)));
+                events.push((
+                    back,
+                    Event::Pong {
+                        t_ping: t0,
+                        t_remote: at_sender - CLOCK_OFFSET,
+                    },
+                ));
             }
             t0 += 0.5;
         }
@@ -438,7 +457,7 @@ pub fn run(
 
         let mut r = Renderer::new(strategy);
         let mut next = 0;
-        let mut prev: Option<(Vec2, Vec2, u8, u8)> = None;
+        let mut prev: Option<Frame> = None;
         let phase = 0.37 * FRAME;
         let mut n = 0u64;
         loop {
@@ -450,7 +469,7 @@ pub fn run(
             while next < events.len() && events[next].0 <= now {
                 match events[next].1 {
                     Event::State(snap) => r.push(snap, events[next].0),
-                    Event::Pong(t_send, t_remote) => r.pong(t_send, t_remote, events[next].0),
+                    Event::Pong { t_ping, t_remote } => r.pong(t_ping, t_remote, events[next].0),
                 }
                 next += 1;
             }
@@ -461,14 +480,19 @@ pub fn run(
             let Some(truth) = traj.at(d.render_time) else {
                 continue;
             };
-            let this = (d.pos, truth.pos, d.spawn, truth.spawn);
+            let this = Frame {
+                drawn: d.pos,
+                drawn_spawn: d.spawn,
+                truth: truth.pos,
+                truth_spawn: truth.spawn,
+            };
             let measured = now - CLOCK_OFFSET >= WARMUP;
             if measured {
-                if let Some((pp, pt, ps, pts)) = prev
-                    && ps == d.spawn
-                    && pts == truth.spawn
+                if let Some(p) = prev
+                    && p.drawn_spawn == d.spawn
+                    && p.truth_spawn == truth.spawn
                 {
-                    let jump = ((d.pos - pp) - (truth.pos - pt)).length() as f64;
+                    let jump = ((d.pos - p.drawn) - (truth.pos - p.truth)).length() as f64;
                     max_jump = max_jump.max(jump);
                 }
                 frames += 1;

@@ -10,17 +10,15 @@
 //!
 //! It is pure like `sim` and `sync`: time is an argument, it reads
 //! [`NetEvent`]s and returns the [`NetCommand`]s to send, and never touches a
-//! socket, a clock or macroquad. The window (`ui::online`) and the headless
+//! socket, a clock or macroquad. The window (`ui::online_screen`) and the headless
 //! bot drive the same code.
 
 use std::collections::BTreeMap;
 
-use crate::net::{
-    CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, RoomErrorKind, Route,
-};
+use crate::net::{CandidateKind, LeaveReason, NetCommand, NetEvent, PeerStats, Route};
 use crate::proto::{GameEvent, NetId, PlayerState};
 use crate::sim::{InputFrame, MAX_PLAYERS, Map, Phase, PlayerId, Rules, SimEvent, World, math};
-use crate::sync::{PeerSync, SyncConfig};
+use crate::sync::{PeerSync, SyncConfig, SyncStats};
 
 /// Rules of a networked match: the practice rules without the match clock,
 /// which peers joining at different times could not agree on; a match ends
@@ -47,34 +45,11 @@ pub fn server_url(input: &str) -> Option<String> {
     }
 }
 
-/// Something the person should be told (toasts, banners, the join screen).
+/// News about the players for the person (toasts, the player panel): what
+/// the match adds to the net thread's events, which know ids, not names or
+/// slots. The server connection and the room are the net events themselves.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notice {
-    /// Connected to the signaling server.
-    Connected {
-        /// It speaks only the core protocol.
-        core_only: bool,
-    },
-    /// In the room.
-    RoomJoined {
-        /// Its code.
-        code: String,
-        /// We created it.
-        created: bool,
-    },
-    /// Creating or joining the room failed.
-    RoomFailed {
-        /// Why, as a kind.
-        kind: RoomErrorKind,
-        /// Why, for the person.
-        message: String,
-    },
-    /// The server cannot be reached (before we were ever connected).
-    ServerUnreachable(String),
-    /// The connection to the server was lost; reconnecting.
-    ServerLost(String),
-    /// Back on the server (and in the room again).
-    Reconnected,
     /// A player joined.
     Joined(String),
     /// A player left.
@@ -85,6 +60,8 @@ pub enum Notice {
         name: String,
         /// Why.
         reason: LeaveReason,
+        /// Its sync figures until it left (the bot's report keeps them).
+        sync: SyncStats,
     },
     /// A player could not be shown: the arena is full.
     Full(String),
@@ -104,8 +81,19 @@ pub enum Notice {
         /// What.
         text: String,
     },
-    /// An error reported by the net thread.
-    Error(String),
+}
+
+/// How a remote player is reached, as its route badge says it: kept
+/// current from route changes and pongs, between the net thread's
+/// once-a-second statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Link {
+    /// The route now (`None` until the first is known).
+    pub route: Option<Route>,
+    /// The local candidate type of the WebRTC pair.
+    pub candidate: Option<CandidateKind>,
+    /// The latest round-trip time, milliseconds.
+    pub rtt_ms: Option<f64>,
 }
 
 /// A remote player as the match sees it.
@@ -115,14 +103,10 @@ pub struct Remote {
     pub net: NetId,
     /// Its slot (and colour) in the local world.
     pub slot: PlayerId,
-    /// Its name.
+    /// Its display name.
     pub name: String,
-    /// Current route.
-    pub route: Option<Route>,
-    /// Local candidate type when on WebRTC.
-    pub candidate: Option<CandidateKind>,
-    /// Latest round-trip time, milliseconds.
-    pub rtt_ms: Option<f64>,
+    /// How it is reached.
+    pub link: Link,
     /// Latest statistics from the net thread (once a second).
     pub stats: Option<PeerStats>,
     /// Kilobits per second received from it, over the last statistics period.
@@ -217,43 +201,31 @@ impl OnlineMatch {
     }
 
     /// Takes in one event from the net thread, received at local time `now`
-    /// (seconds on the net thread's epoch). Returns what to tell the person.
+    /// (seconds on the net thread's epoch). Returns news about the players, if any.
     pub fn handle(&mut self, event: &NetEvent, now: f64) -> Option<Notice> {
         match event {
-            NetEvent::Connected { core_only } => {
+            NetEvent::Connected { .. } | NetEvent::Reconnected => {
                 self.server_lost = false;
-                Some(Notice::Connected {
-                    core_only: *core_only,
-                })
+                None
             }
-            NetEvent::ServerUnreachable { message } => {
-                Some(Notice::ServerUnreachable(message.clone()))
-            }
-            NetEvent::Disconnected { message } => {
+            NetEvent::Disconnected { .. } => {
                 self.server_lost = true;
-                Some(Notice::ServerLost(message.clone()))
+                None
             }
-            NetEvent::Reconnected => {
-                self.server_lost = false;
-                Some(Notice::Reconnected)
-            }
-            NetEvent::RoomJoined { code, created } => {
+            NetEvent::RoomJoined { code, .. } => {
                 self.room = Some(code.clone());
-                Some(Notice::RoomJoined {
-                    code: code.clone(),
-                    created: *created,
-                })
+                None
             }
-            NetEvent::RoomFailed { kind, message } => Some(Notice::RoomFailed {
-                kind: *kind,
-                message: message.clone(),
-            }),
+            NetEvent::RoomFailed { .. }
+            | NetEvent::ServerUnreachable { .. }
+            | NetEvent::Error(_) => None,
             NetEvent::PeerJoined { peer, name, color } => self.on_joined(*peer, name, *color),
             NetEvent::PeerLeft { peer, reason } => {
                 let r = self.remotes.remove(peer)?;
                 self.world.remove_player(r.slot);
                 Some(Notice::Left {
                     peer: *peer,
+                    sync: r.sync.stats(),
                     name: r.name,
                     reason: *reason,
                 })
@@ -264,8 +236,8 @@ impl OnlineMatch {
                 candidate,
             } => {
                 let r = self.remotes.get_mut(peer)?;
-                let from = r.route.replace(*route);
-                r.candidate = *candidate;
+                let from = r.link.route.replace(*route);
+                r.link.candidate = *candidate;
                 (from != Some(*route)).then(|| Notice::Route {
                     name: r.name.clone(),
                     from,
@@ -293,7 +265,7 @@ impl OnlineMatch {
             } => {
                 let r = self.remotes.get_mut(peer)?;
                 r.sync.on_pong(*sent, *remote, *received);
-                r.rtt_ms = Some((received - sent) * 1000.0);
+                r.link.rtt_ms = Some((received - sent) * 1000.0);
                 None
             }
             NetEvent::Stats(stats) => {
@@ -307,12 +279,12 @@ impl OnlineMatch {
                             r.kbps_in = kbps(s.bytes_in, prev.bytes_in);
                             r.kbps_out = kbps(s.bytes_out, prev.bytes_out);
                         }
-                        if r.route.is_none() {
-                            r.route = s.route;
-                            r.candidate = s.candidate;
+                        if r.link.route.is_none() {
+                            r.link.route = s.route;
+                            r.link.candidate = s.candidate;
                         }
                         if let Some(rtt) = s.rtt_ms {
-                            r.rtt_ms = Some(rtt);
+                            r.link.rtt_ms = Some(rtt);
                         }
                         r.stats = Some(s.clone());
                         r.stats_at = Some(now);
@@ -320,7 +292,6 @@ impl OnlineMatch {
                 }
                 None
             }
-            NetEvent::Error(e) => Some(Notice::Error(e.clone())),
         }
     }
 
@@ -343,9 +314,7 @@ impl OnlineMatch {
                 net: peer,
                 slot,
                 name: name.to_owned(),
-                route: None,
-                candidate: None,
-                rtt_ms: None,
+                link: Link::default(),
                 stats: None,
                 kbps_in: 0.0,
                 kbps_out: 0.0,
@@ -375,7 +344,7 @@ impl OnlineMatch {
                 }
                 None
             }
-            GameEvent::Hit { victim, damage } => {
+            GameEvent::Hit { victim } => {
                 // Only the victim speaks for itself.
                 if *victim == peer {
                     let tick = self.world.tick;
@@ -383,7 +352,6 @@ impl OnlineMatch {
                         p.last_hit_tick = Some(tick);
                     }
                 }
-                let _ = damage;
                 None
             }
             GameEvent::Killed { victim, by } => {
@@ -402,7 +370,6 @@ impl OnlineMatch {
                 });
                 None
             }
-            GameEvent::Respawn { .. } => None,
             GameEvent::Chat(text) => Some(Notice::Chat {
                 name,
                 text: text.clone(),
@@ -431,10 +398,7 @@ impl OnlineMatch {
                     out.push(NetCommand::SendEvent(GameEvent::Fire { pos, aim }));
                 }
                 SimEvent::Hit { victim, damage, .. } if victim == self.local && damage > 0 => {
-                    out.push(NetCommand::SendEvent(GameEvent::Hit {
-                        victim: self.me,
-                        damage: damage.clamp(1, 255) as u8,
-                    }));
+                    out.push(NetCommand::SendEvent(GameEvent::Hit { victim: self.me }));
                 }
                 SimEvent::Killed { victim, by } if victim == self.local => {
                     discrete = true;
