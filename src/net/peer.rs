@@ -46,7 +46,8 @@ pub const EVENTS_LABEL: &str = "events";
 /// Outgoing messages queued per connection before new ones are dropped.
 const OUT_CAP: usize = 1024;
 /// ICE connectivity-check interval: 20 ms instead of the default 200 ms
-/// (links open in ~0.5 s instead of ~1 s on a LAN; see NOTES-deps.md).
+/// (links open in ~0.5 s instead of ~1 s on a LAN; see docs/DEPENDENCIES.md,
+/// "ICE timing").
 const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(20);
 /// Connectivity checks per candidate pair before it fails (1 s at 20 ms).
 const ICE_CHECKS_PER_PAIR: u16 = 50;
@@ -551,10 +552,11 @@ async fn selected_pair(
 /// webrtc 0.21 flushes the TURN client's queue at the top of its driver loop,
 /// before it collects newly sent packets, so a relayed message waits for the
 /// driver's next wake-up (its 200 ms ICE tick when nothing else happens):
-/// round trips come in 200 ms steps (NOTES-deps.md). A zero-length datagram
-/// to the connection's own socket is discarded by the driver but runs its
-/// loop once more, flushing the queue at once: p50 ≈ 2 ms instead of 201 ms
-/// in the experiment behind this (relay-only through coturn on loopback).
+/// round trips come in 200 ms steps (docs/DEPENDENCIES.md, "TURN: relayed
+/// packets wait for the driver"). A zero-length datagram to the connection's
+/// own socket is discarded by the driver but runs its loop once more,
+/// flushing the queue at once: p50 ≈ 2 ms instead of 201 ms in the
+/// experiment behind this (relay-only through coturn on loopback).
 struct Poke {
     socket: std::net::UdpSocket,
     target: SocketAddr,
@@ -592,8 +594,9 @@ fn candidate_json(init: RTCIceCandidateInit) -> Value {
 /// The driver otherwise waits for its next timer (ICE ticks, DTLS and SCTP
 /// retransmission timers) before it moves the handshake on: on loopback a
 /// link took 600–800 ms to open with the plain runtime and 25–35 ms capped
-/// (experiment behind NOTES-deps.md). Once the channels are open the cap is
-/// lifted (`u64::MAX` µs), so an idle connection costs nothing.
+/// (docs/DEPENDENCIES.md, "The driver sleeps until its next timer"). Once
+/// the channels are open the cap is lifted (`u64::MAX` µs), so an idle
+/// connection costs nothing.
 #[derive(Debug)]
 struct CappedRuntime {
     /// Current cap in microseconds.
