@@ -127,6 +127,20 @@ impl NetCore {
         }
     }
 
+    /// Sends to `sid` the events of our stream to it that `pick` chooses
+    /// (all unacknowledged ones, or those due for a resend).
+    pub(super) fn resend(
+        &mut self,
+        sid: &str,
+        pick: impl FnOnce(&mut ReliableSender<GameEvent>) -> Vec<Outgoing<GameEvent>>,
+    ) {
+        let Some(id) = self.peers.get(sid).and_then(|p| p.id) else {
+            return;
+        };
+        let events = self.streams.get_mut(&id).map(|s| pick(&mut s.tx));
+        self.send_events(sid, id, events.unwrap_or_default());
+    }
+
     pub(super) fn send_hello(&mut self, sid: &str) {
         let now = self.now;
         if let Some(p) = self.peers.get_mut(sid) {

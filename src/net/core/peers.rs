@@ -286,15 +286,7 @@ impl NetCore {
             }
             // A new path: introduce ourselves on it and resend what is unacknowledged.
             self.send_hello(&sid);
-            let Some(id) = self.peers.get(&sid).and_then(|p| p.id) else {
-                continue;
-            };
-            let resend = self
-                .streams
-                .get_mut(&id)
-                .map(|s| s.tx.resend_all(now))
-                .unwrap_or_default();
-            self.send_events(&sid, id, resend);
+            self.resend(&sid, |tx| tx.resend_all(now));
         }
     }
 
@@ -325,15 +317,7 @@ impl NetCore {
                 self.send_hello(&sid);
             }
             self.ping_if_due(&sid);
-            let Some(id) = self.peers.get(&sid).and_then(|p| p.id) else {
-                continue;
-            };
-            let due = self
-                .streams
-                .get_mut(&id)
-                .map(|s| s.tx.due(now, super::RESEND_AFTER))
-                .unwrap_or_default();
-            self.send_events(&sid, id, due);
+            self.resend(&sid, |tx| tx.due(now, super::RESEND_AFTER));
         }
     }
 }
