@@ -144,7 +144,7 @@ pub struct PlayArgs {
     #[arg(long = "config", env = "ARENA_CONFIG", value_name = "PATH")]
     pub settings_path: Option<PathBuf>,
     /// Local IP address for WebRTC (0.0.0.0: every interface).
-    #[arg(long = "bind", env = "ARENA_BIND", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    #[arg(long = "bind", env = "ARENA_BIND", value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub bind_ip: IpAddr,
     /// Seed of the simulation and the AI (random when absent).
     #[arg(long)]

@@ -140,188 +140,74 @@ pub struct Text {
     pub example: &'static str,
 }
 
-const MS: Shown = Shown {
-    prefix: "",
-    scale: 1.0,
-    suffix: " ms",
-};
+/// A number's stepper shows the value as stored, then `suffix`.
+const fn plain(suffix: &'static str) -> Shown {
+    Shown {
+        prefix: "",
+        scale: 1.0,
+        suffix,
+    }
+}
+
+// The number, text and flag settings: range, stepper and accessors.
+#[rustfmt::skip]
+const SEND_RATE: Number = Number { slot: slot!(send_rate_hz), min: MIN_RATE_HZ, max: MAX_RATE_HZ, unit: " Hz",
+    steps: Steps::List(&[5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]), shown: plain(" Hz") };
+#[rustfmt::skip]
+const LATENCY: Number = Number { slot: slot!(latency_ms), min: 0.0, max: LinkConditions::MAX_LATENCY_MS, unit: " ms",
+    steps: Steps::Every(25.0), shown: plain(" ms") };
+#[rustfmt::skip]
+const JITTER: Number = Number { slot: slot!(jitter_ms), min: 0.0, max: LinkConditions::MAX_JITTER_MS, unit: " ms",
+    steps: Steps::Every(10.0), shown: Shown { prefix: "± ", ..plain(" ms") } };
+#[rustfmt::skip]
+const LOSS: Number = Number { slot: slot!(loss), min: 0.0, max: MAX_LOSS, unit: "",
+    steps: Steps::Every(1.0), shown: Shown { prefix: "", scale: 100.0, suffix: " %" } };
+#[rustfmt::skip]
+const TURN_USER: Text = Text { slot: slot!(turn_user), trim: true, secret: false, example: "user" };
+#[rustfmt::skip]
+const TURN_PASS: Text = Text { slot: slot!(turn_pass), trim: false, secret: true, example: "password" };
+#[rustfmt::skip]
+const CREATE_TOKEN: Text = Text { slot: slot!(create_token), trim: true, secret: true, example: "token" };
+
+/// A row of [`FIELDS`].
+const fn row(
+    key: &'static str,
+    label: Option<&'static str>,
+    flag: &'static str,
+    env: &'static str,
+    kind: Kind,
+    doc: &'static str,
+) -> Field {
+    Field {
+        key,
+        label,
+        flag,
+        env,
+        doc,
+        kind,
+    }
+}
 
 /// Every setting, in file order. The settings screen shows those with a
 /// label, in this order.
+#[rustfmt::skip]
 pub const FIELDS: &[Field] = &[
-    Field {
-        key: "name",
-        label: Some("Name"),
-        flag: "name",
-        env: "ARENA_NAME",
-        doc: "Player name",
-        kind: Kind::Name,
-    },
-    Field {
-        key: "color",
-        label: Some("Colour"),
-        flag: "color",
-        env: "ARENA_COLOR",
-        doc: "Preferred colour (blue, red, green, yellow, purple, orange, cyan, pink)",
-        kind: Kind::Color,
-    },
-    Field {
-        key: "mode",
-        label: Some("Network mode"),
-        flag: "mode",
-        env: "ARENA_MODE",
-        doc: "Network mode: \"hybrid\" (WebRTC, relay fallback), \"webrtc\" or \"signaling\" (relay only)",
-        kind: Kind::Mode,
-    },
-    Field {
-        key: "server_url",
-        label: Some("Server"),
-        flag: "server",
-        env: "ARENA_SERVER",
-        doc: "Signaling server, e.g. http://192.168.1.10:3536 (no scheme: http://). Absent, \"\" or \"host\": host on this machine",
-        kind: Kind::ServerUrl,
-    },
-    Field {
-        key: "host_addr",
-        label: None,
-        flag: "host-addr",
-        env: "ARENA_HOST_ADDR",
-        doc: "Where the server listens when hosting on this machine (port 0: any free port)",
-        kind: Kind::HostAddr,
-    },
-    Field {
-        key: "send_rate_hz",
-        label: Some("Send rate"),
-        flag: "send-rate",
-        env: "ARENA_SEND_RATE",
-        doc: "Game state updates sent per second",
-        kind: Kind::Number(Number {
-            slot: slot!(send_rate_hz),
-            min: MIN_RATE_HZ,
-            max: MAX_RATE_HZ,
-            unit: " Hz",
-            steps: Steps::List(&[5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]),
-            shown: Shown {
-                prefix: "",
-                scale: 1.0,
-                suffix: " Hz",
-            },
-        }),
-    },
-    Field {
-        key: "interp_delay",
-        label: Some("Interpolation delay"),
-        flag: "interp-delay",
-        env: "ARENA_INTERP_DELAY",
-        doc: "Interpolation delay of remote players",
-        kind: Kind::InterpDelay,
-    },
-    Field {
-        key: "ice_servers",
-        label: Some("ICE servers"),
-        flag: "ice-server",
-        env: "ARENA_ICE_SERVERS",
-        doc: "STUN/TURN URLs (stun:, stuns:, turn:, turns:), comma-separated on the command line. Empty: direct/LAN only",
-        kind: Kind::IceServers,
-    },
-    Field {
-        key: "turn_user",
-        label: Some("TURN user"),
-        flag: "turn-user",
-        env: "ARENA_TURN_USER",
-        doc: "TURN username",
-        kind: Kind::Text(Text {
-            slot: slot!(turn_user),
-            trim: true,
-            secret: false,
-            example: "user",
-        }),
-    },
-    Field {
-        key: "turn_pass",
-        label: Some("TURN password"),
-        flag: "turn-pass",
-        env: "ARENA_TURN_PASS",
-        doc: "TURN password",
-        kind: Kind::Text(Text {
-            slot: slot!(turn_pass),
-            trim: false,
-            secret: true,
-            example: "password",
-        }),
-    },
-    Field {
-        key: "latency_ms",
-        label: Some("Latency"),
-        flag: "latency-ms",
-        env: "ARENA_LATENCY_MS",
-        doc: "Link conditioner, for testing: added latency",
-        kind: Kind::Number(Number {
-            slot: slot!(latency_ms),
-            min: 0.0,
-            max: LinkConditions::MAX_LATENCY_MS,
-            unit: " ms",
-            steps: Steps::Every(25.0),
-            shown: MS,
-        }),
-    },
-    Field {
-        key: "jitter_ms",
-        label: Some("Jitter"),
-        flag: "jitter-ms",
-        env: "ARENA_JITTER_MS",
-        doc: "Link conditioner: jitter",
-        kind: Kind::Number(Number {
-            slot: slot!(jitter_ms),
-            min: 0.0,
-            max: LinkConditions::MAX_JITTER_MS,
-            unit: " ms",
-            steps: Steps::Every(10.0),
-            shown: Shown {
-                prefix: "± ", ..MS
-            },
-        }),
-    },
-    Field {
-        key: "loss",
-        label: Some("Loss"),
-        flag: "loss",
-        env: "ARENA_LOSS",
-        doc: "Link conditioner: fraction of messages dropped",
-        kind: Kind::Number(Number {
-            slot: slot!(loss),
-            min: 0.0,
-            max: MAX_LOSS,
-            unit: "",
-            steps: Steps::Every(1.0),
-            shown: Shown {
-                prefix: "",
-                scale: 100.0,
-                suffix: " %",
-            },
-        }),
-    },
-    Field {
-        key: "net_graph",
-        label: Some("Show net graph"),
-        flag: "net-graph",
-        env: "ARENA_NET_GRAPH",
-        doc: "Show the network graph in matches (F3 toggles it in a match)",
-        kind: Kind::Flag(slot!(net_graph)),
-    },
-    Field {
-        key: "create_token",
-        label: None,
-        flag: "create-token",
-        env: "ARENA_CREATE_TOKEN",
-        doc: "Token for creating rooms on a server started with --create-token",
-        kind: Kind::Text(Text {
-            slot: slot!(create_token),
-            trim: true,
-            secret: true,
-            example: "token",
-        }),
-    },
+    //    key             screen label                 flag            env                   kind                          doc (Field::describe adds the range)
+    row("name",         Some("Name"),                "name",         "ARENA_NAME",         Kind::Name,                   "Player name"),
+    row("color",        Some("Colour"),              "color",        "ARENA_COLOR",        Kind::Color,                  "Preferred colour (blue, red, green, yellow, purple, orange, cyan, pink)"),
+    row("mode",         Some("Network mode"),        "mode",         "ARENA_MODE",         Kind::Mode,                   "Network mode: \"hybrid\" (WebRTC, relay fallback), \"webrtc\" or \"signaling\" (relay only)"),
+    row("server_url",   Some("Server"),              "server",       "ARENA_SERVER",       Kind::ServerUrl,              "Signaling server, e.g. http://192.168.1.10:3536 (no scheme: http://). Absent, \"\" or \"host\": host on this machine"),
+    row("host_addr",    None,                        "host-addr",    "ARENA_HOST_ADDR",    Kind::HostAddr,               "Where the server listens when hosting on this machine (port 0: any free port)"),
+    row("send_rate_hz", Some("Send rate"),           "send-rate",    "ARENA_SEND_RATE",    Kind::Number(SEND_RATE),      "Game state updates sent per second"),
+    row("interp_delay", Some("Interpolation delay"), "interp-delay", "ARENA_INTERP_DELAY", Kind::InterpDelay,            "Interpolation delay of remote players"),
+    row("ice_servers",  Some("ICE servers"),         "ice-server",   "ARENA_ICE_SERVERS",  Kind::IceServers,             "STUN/TURN URLs (stun:, stuns:, turn:, turns:), comma-separated on the command line. Empty: direct/LAN only"),
+    row("turn_user",    Some("TURN user"),           "turn-user",    "ARENA_TURN_USER",    Kind::Text(TURN_USER),        "TURN username"),
+    row("turn_pass",    Some("TURN password"),       "turn-pass",    "ARENA_TURN_PASS",    Kind::Text(TURN_PASS),        "TURN password"),
+    row("latency_ms",   Some("Latency"),             "latency-ms",   "ARENA_LATENCY_MS",   Kind::Number(LATENCY),        "Link conditioner, for testing: added latency"),
+    row("jitter_ms",    Some("Jitter"),              "jitter-ms",    "ARENA_JITTER_MS",    Kind::Number(JITTER),         "Link conditioner: jitter"),
+    row("loss",         Some("Loss"),                "loss",         "ARENA_LOSS",         Kind::Number(LOSS),           "Link conditioner: fraction of messages dropped"),
+    row("net_graph",    Some("Show net graph"),      "net-graph",    "ARENA_NET_GRAPH",    Kind::Flag(slot!(net_graph)), "Show the network graph in matches (F3 toggles it in a match)"),
+    row("create_token", None,                        "create-token", "ARENA_CREATE_TOKEN", Kind::Text(CREATE_TOKEN),     "Token for creating rooms on a server started with --create-token"),
 ];
 
 /// The setting with file key `key`.
