@@ -3,8 +3,9 @@
 //!
 //! Precedence is defaults < settings file < env < CLI: the settings file is
 //! read here ([`crate::settings`]), env and CLI arrive together as
-//! [`Overrides`] (clap's `env` fallbacks). This module only reads files and
-//! validates: it opens no window and no socket.
+//! [`Overrides`] (clap's `env` fallbacks), one flag and one variable per
+//! entry of the settings table [`FIELDS`]. This module only parses, reads
+//! files and validates: it opens no window and no socket.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::settings::{Overrides, Settings, SettingsError};
+use crate::settings::{FIELDS, Kind, Overrides, Settings, SettingsError};
 use crate::sim::{MAX_PLAYERS, Map, MapError};
 
 /// What a `play` session starts with.
@@ -107,47 +108,67 @@ pub enum ConfigError {
     },
 }
 
-/// Longest player name, in characters.
-pub const MAX_NAME_LEN: usize = 16;
-
 /// Practice opponents when `--bots` is not given.
 pub const DEFAULT_PRACTICE_BOTS: usize = 3;
 
-/// Raw `play` options, as parsed from flags and env, before validation.
-#[derive(Debug, Clone)]
+/// Anti-aliasing samples when `--msaa` is not given.
+pub const DEFAULT_MSAA: u8 = 4;
+
+/// Raw `play` options, as parsed from flags and env (clap), before validation.
+#[derive(Debug, Clone, clap::Args)]
 pub struct PlayArgs {
-    /// Go straight into practice.
+    /// Go straight into a practice match against AI opponents.
+    #[arg(long, conflicts_with_all = ["create", "room"])]
     pub practice: bool,
-    /// Create a room at once.
+    /// Create a room and play in it (prints `ROOM <code>` and `SERVER <url>` on stdout).
+    #[arg(long, conflicts_with = "room")]
     pub create: bool,
-    /// Join this room at once.
+    /// Join the room with this code (any case; spaces and dashes ignored).
+    #[arg(long, value_name = "CODE")]
     pub room: Option<String>,
     /// Open the settings screen first.
+    #[arg(long = "settings", conflicts_with_all = ["practice", "create", "room"])]
     pub open_settings: bool,
-    /// Open the settings screen and test the connection.
+    /// Open the settings screen and test the connection to the server (as
+    /// its Test connection button does; `arena doctor` is the same in a terminal).
+    #[arg(long, conflicts_with_all = ["practice", "create", "room", "open_settings"])]
     pub test_connection: bool,
-    /// AI opponents (practice) or room bots (`--create`); `None`: the default.
+    /// AI opponents in practice (default 3), or bots that join the room you
+    /// create, over the real network (default 0). 0-7.
+    #[arg(long, env = "ARENA_BOTS")]
     pub bots: Option<usize>,
-    /// Seed; `None` picks one from the OS clock of the binary (not of the sim).
-    pub seed: Option<u64>,
-    /// Map file; `None` is the built-in arena.
-    pub map: Option<PathBuf>,
-    /// Screenshot target.
-    pub screenshot: Option<PathBuf>,
-    /// Exit after this many seconds.
-    pub exit_after: Option<f64>,
-    /// Write frame durations here at exit.
-    pub frame_times: Option<PathBuf>,
-    /// Anti-aliasing samples: 1, 2, 4 or 8.
-    pub msaa: u8,
-    /// No sound.
-    pub mute: bool,
     /// Settings given by env and CLI.
+    #[command(flatten)]
     pub overrides: Overrides,
-    /// Settings file; `None`: the OS config directory's.
+    /// Settings file (default: the OS config directory's p2p-arena/settings.toml).
+    #[arg(long = "config", env = "ARENA_CONFIG", value_name = "PATH")]
     pub settings_path: Option<PathBuf>,
-    /// Local address for WebRTC.
+    /// Local IP address for WebRTC (0.0.0.0: every interface).
+    #[arg(long = "bind", env = "ARENA_BIND", value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     pub bind_ip: IpAddr,
+    /// Seed of the simulation and the AI (random when absent).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Arena map file (TOML); the built-in arena when absent.
+    #[arg(long, env = "ARENA_MAP")]
+    pub map: Option<PathBuf>,
+    /// Save a PNG of the frame shown at --exit-after, then exit.
+    #[arg(long, requires = "exit_after")]
+    pub screenshot: Option<PathBuf>,
+    /// Exit after this many seconds (with --screenshot: after saving it).
+    #[arg(long, value_name = "SECS")]
+    pub exit_after: Option<f64>,
+    /// Write every frame's duration and the game's own share of it (ms, one
+    /// frame per line: `period work`) here at exit (benchmarks).
+    #[arg(long, value_name = "PATH")]
+    pub frame_times: Option<PathBuf>,
+    /// Anti-aliasing samples: 1 (off), 2, 4 or 8. Software GL (Xvfb, VMs)
+    /// draws much faster with 1.
+    #[arg(long, env = "ARENA_MSAA", default_value_t = DEFAULT_MSAA)]
+    pub msaa: u8,
+    /// Play no sound.
+    #[arg(long, env = "ARENA_MUTE")]
+    pub mute: bool,
 }
 
 impl Default for PlayArgs {
@@ -159,17 +180,63 @@ impl Default for PlayArgs {
             open_settings: false,
             test_connection: false,
             bots: None,
+            overrides: Overrides::default(),
+            settings_path: None,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             seed: None,
             map: None,
             screenshot: None,
             exit_after: None,
             frame_times: None,
-            msaa: 4,
+            msaa: DEFAULT_MSAA,
             mute: false,
-            overrides: Overrides::default(),
-            settings_path: None,
-            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         }
+    }
+}
+
+/// The settings as flags and environment variables: one of each per entry of
+/// [`FIELDS`] (`--send-rate`, `ARENA_SEND_RATE`), with its doc as help. clap
+/// checks each value with [`crate::settings::Field::set_text`], so a value
+/// that is no value of its setting is refused like any bad flag.
+impl clap::Args for Overrides {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.args(FIELDS.iter().map(|f| {
+            let arg = clap::Arg::new(f.key)
+                .long(f.flag)
+                .env(f.env)
+                .help(format!("{} (Saved setting.)", f.describe()))
+                .value_parser(move |text: &str| {
+                    f.set_text(&mut Settings::default(), text)
+                        .map(|()| text.to_owned())
+                        .map_err(|e| e.to_string())
+                });
+            match f.kind {
+                Kind::IceServers => arg.action(clap::ArgAction::Append),
+                _ => arg,
+            }
+        }))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl clap::FromArgMatches for Overrides {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut o = Overrides::default();
+        for f in FIELDS {
+            if let Some(texts) = matches.get_many::<String>(f.key) {
+                let texts: Vec<&str> = texts.map(String::as_str).collect();
+                o = o.with(f.key, texts.join(","));
+            }
+        }
+        Ok(o)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
     }
 }
 
@@ -204,8 +271,7 @@ impl PlayArgs {
         if let Some(w) = &settings_warning {
             tracing::warn!("{w}");
         }
-        settings.apply(&self.overrides);
-        settings.name = settings.name.trim().to_owned();
+        settings.apply(&self.overrides)?;
         settings.validate()?;
         let start = match (&self.room, self.create, self.practice, self.open_settings) {
             (Some(code), ..) => {
@@ -261,10 +327,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("arena-config-test-{}", std::process::id()));
         PlayArgs {
             bots: Some(3),
-            overrides: Overrides {
-                name: Some("Ada".into()),
-                ..Overrides::default()
-            },
+            overrides: Overrides::default().with("name", "Ada"),
             settings_path: Some(dir.join("missing.toml")),
             ..PlayArgs::default()
         }
@@ -326,10 +389,7 @@ mod tests {
             Err(ConfigError::Bots { got: 8 })
         ));
         let blank = PlayArgs {
-            overrides: Overrides {
-                name: Some("  ".into()),
-                ..Overrides::default()
-            },
+            overrides: Overrides::default().with("name", "  "),
             ..args()
         };
         assert!(matches!(blank.validate(0), Err(ConfigError::Settings(_))));

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// `arena [FLAGS]` is `arena play [FLAGS]`.
     #[command(flatten)]
-    play: PlayFlags,
+    play: PlayArgs,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Open the game window (the default).
-    Play(Box<PlayFlags>),
+    Play(Box<PlayArgs>),
     /// Run the signaling and relay server in the foreground.
     Server(Box<arena_server::ServerArgs>),
     /// A headless player: joins a room over the network and plays with the AI.
@@ -76,108 +76,6 @@ struct TurnProbeFlags {
     /// Seconds each check may take.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-struct PlayFlags {
-    /// Go straight into a practice match against AI opponents.
-    #[arg(long, conflicts_with_all = ["create", "room"])]
-    practice: bool,
-    /// Create a room and play in it (prints `ROOM <code>` and `SERVER <url>` on stdout).
-    #[arg(long, conflicts_with = "room")]
-    create: bool,
-    /// Join the room with this code (any case; spaces and dashes ignored).
-    #[arg(long, value_name = "CODE")]
-    room: Option<String>,
-    /// Open the settings screen first.
-    #[arg(long = "settings", conflicts_with_all = ["practice", "create", "room"])]
-    open_settings: bool,
-    /// Open the settings screen and test the connection to the server (as
-    /// its Test connection button does; `arena doctor` is the same in a terminal).
-    #[arg(long, conflicts_with_all = ["practice", "create", "room", "open_settings"])]
-    test_connection: bool,
-    /// AI opponents in practice (default 3), or bots that join the room you
-    /// create, over the real network (default 0). 0-7.
-    #[arg(long, env = "ARENA_BOTS")]
-    bots: Option<usize>,
-    /// Your player name (saved setting).
-    #[arg(long, env = "ARENA_NAME")]
-    name: Option<String>,
-    /// Your colour, 0-7 (saved setting).
-    #[arg(long, env = "ARENA_COLOR")]
-    color: Option<u8>,
-    /// Network mode: hybrid, webrtc or signaling (saved setting).
-    #[arg(long, env = "ARENA_MODE", value_parser = parse_mode)]
-    mode: Option<NetMode>,
-    /// Signaling server URL; "host" = host on this machine (saved setting).
-    #[arg(long, env = "ARENA_SERVER")]
-    server: Option<String>,
-    /// Where a server hosted on this machine listens (saved setting; port 0: any free port).
-    #[arg(long, env = "ARENA_HOST_ADDR")]
-    host_addr: Option<std::net::SocketAddr>,
-    /// State send rate, Hz (5-60; saved setting).
-    #[arg(long, env = "ARENA_SEND_RATE")]
-    send_rate: Option<f64>,
-    /// Interpolation delay: auto or milliseconds (saved setting).
-    #[arg(long, env = "ARENA_INTERP_DELAY", value_parser = parse_delay)]
-    interp_delay: Option<arena::settings::InterpDelay>,
-    /// STUN/TURN server URL, repeatable (saved setting).
-    #[arg(long = "ice-server", env = "ARENA_ICE_SERVERS", value_delimiter = ',')]
-    ice_servers: Option<Vec<String>>,
-    /// TURN username (saved setting).
-    #[arg(long, env = "ARENA_TURN_USER")]
-    turn_user: Option<String>,
-    /// TURN password (saved setting).
-    #[arg(long, env = "ARENA_TURN_PASS")]
-    turn_pass: Option<String>,
-    /// Link conditioner: added latency, ms (saved setting).
-    #[arg(long, env = "ARENA_LATENCY_MS")]
-    latency_ms: Option<f64>,
-    /// Link conditioner: jitter, ms (saved setting).
-    #[arg(long, env = "ARENA_JITTER_MS")]
-    jitter_ms: Option<f64>,
-    /// Link conditioner: loss, 0-0.5 (saved setting).
-    #[arg(long, env = "ARENA_LOSS")]
-    loss: Option<f64>,
-    /// Show the net graph (F3 toggles it in a match; saved setting).
-    #[arg(long, env = "ARENA_NET_GRAPH")]
-    net_graph: Option<bool>,
-    /// Token for creating rooms on a server that requires one (saved setting).
-    #[arg(long, env = "ARENA_CREATE_TOKEN")]
-    create_token: Option<String>,
-    /// Settings file (default: the OS config directory's p2p-arena/settings.toml).
-    #[arg(long, env = "ARENA_CONFIG", value_name = "PATH")]
-    config: Option<PathBuf>,
-    /// Local IP address for WebRTC (0.0.0.0: every interface).
-    #[arg(long, env = "ARENA_BIND", default_value = "0.0.0.0")]
-    bind: IpAddr,
-    /// Seed of the simulation and the AI (random when absent).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Arena map file (TOML); the built-in arena when absent.
-    #[arg(long, env = "ARENA_MAP")]
-    map: Option<PathBuf>,
-    /// Save a PNG of the frame shown at --exit-after, then exit.
-    #[arg(long, requires = "exit_after")]
-    screenshot: Option<PathBuf>,
-    /// Exit after this many seconds (with --screenshot: after saving it).
-    #[arg(long, value_name = "SECS")]
-    exit_after: Option<f64>,
-    /// Write every frame's duration and the game's own share of it (ms, one
-    /// frame per line: `period work`) here at exit (benchmarks).
-    #[arg(long, value_name = "PATH")]
-    frame_times: Option<PathBuf>,
-    /// Anti-aliasing samples: 1 (off), 2, 4 or 8. Software GL (Xvfb, VMs)
-    /// draws much faster with 1.
-    #[arg(long, env = "ARENA_MSAA", default_value_t = 4)]
-    msaa: u8,
-    /// Play no sound.
-    #[arg(long, env = "ARENA_MUTE")]
-    mute: bool,
-}
-
-fn parse_delay(s: &str) -> Result<arena::settings::InterpDelay, String> {
-    s.parse().map_err(|e| format!("{e}"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -320,7 +218,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Play(Box::new(cli.play))) {
-        Command::Play(flags) => play(*flags),
+        Command::Play(args) => play(*args),
         Command::Bot(flags) => bot(*flags),
         Command::TurnProbe(flags) => turn_probe(flags),
         Command::Doctor(flags) => doctor(flags),
@@ -405,42 +303,7 @@ fn turn_probe(f: TurnProbeFlags) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn play(f: PlayFlags) -> anyhow::Result<()> {
-    let overrides = arena::settings::Overrides {
-        name: f.name,
-        color: f.color,
-        mode: f.mode,
-        server_url: f.server,
-        host_addr: f.host_addr,
-        send_rate_hz: f.send_rate,
-        interp_delay: f.interp_delay,
-        ice_servers: f.ice_servers,
-        turn_user: f.turn_user,
-        turn_pass: f.turn_pass,
-        latency_ms: f.latency_ms,
-        jitter_ms: f.jitter_ms,
-        loss: f.loss,
-        net_graph: f.net_graph,
-        create_token: f.create_token,
-    };
-    let args = PlayArgs {
-        practice: f.practice,
-        create: f.create,
-        room: f.room,
-        open_settings: f.open_settings,
-        test_connection: f.test_connection,
-        bots: f.bots,
-        seed: f.seed,
-        map: f.map,
-        screenshot: f.screenshot,
-        exit_after: f.exit_after,
-        frame_times: f.frame_times,
-        msaa: f.msaa,
-        mute: f.mute,
-        overrides,
-        settings_path: f.config,
-        bind_ip: f.bind,
-    };
+fn play(args: PlayArgs) -> anyhow::Result<()> {
     let clock_seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

@@ -30,21 +30,6 @@ pub fn online_rules() -> Rules {
     }
 }
 
-/// A signaling server address as a person typed it (`host:port`,
-/// `http://host:port/`, surrounding spaces): the URL to connect to, or
-/// `None` when empty. No scheme means `http://`.
-pub fn server_url(input: &str) -> Option<String> {
-    let s = input.trim().trim_end_matches('/');
-    if s.is_empty() {
-        return None;
-    }
-    if s.starts_with("http://") || s.starts_with("https://") {
-        Some(s.to_owned())
-    } else {
-        Some(format!("http://{s}"))
-    }
-}
-
 /// News about the players for the person (toasts, the player panel): what
 /// the match adds to the net thread's events, which know ids, not names or
 /// slots. The server connection and the room are the net events themselves.

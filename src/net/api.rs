@@ -23,28 +23,30 @@ pub struct LinkConditions {
 }
 
 impl LinkConditions {
+    /// Largest added latency, milliseconds (the settings' range too).
+    pub const MAX_LATENCY_MS: f64 = 1000.0;
+    /// Largest jitter, milliseconds (the settings' range too).
+    pub const MAX_JITTER_MS: f64 = 500.0;
+
     /// Whether any condition is set.
     pub fn is_active(&self) -> bool {
         self.latency_ms > 0.0 || self.jitter_ms > 0.0 || self.loss > 0.0
     }
 
-    /// Clamps to sane ranges (0–5,000 ms, loss 0–1; non-finite → 0).
+    /// Clamps to sane ranges (latency 0–[`Self::MAX_LATENCY_MS`], jitter
+    /// 0–[`Self::MAX_JITTER_MS`], loss 0–1; non-finite → 0).
     pub fn clamped(self) -> LinkConditions {
-        let ms = |v: f64| {
+        let within = |v: f64, max: f64| {
             if v.is_finite() {
-                v.clamp(0.0, 5000.0)
+                v.clamp(0.0, max)
             } else {
                 0.0
             }
         };
         LinkConditions {
-            latency_ms: ms(self.latency_ms),
-            jitter_ms: ms(self.jitter_ms),
-            loss: if self.loss.is_finite() {
-                self.loss.clamp(0.0, 1.0)
-            } else {
-                0.0
-            },
+            latency_ms: within(self.latency_ms, Self::MAX_LATENCY_MS),
+            jitter_ms: within(self.jitter_ms, Self::MAX_JITTER_MS),
+            loss: within(self.loss, 1.0),
         }
     }
 }

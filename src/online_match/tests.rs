@@ -356,20 +356,3 @@ fn the_local_player_is_pushed_off_a_remote_one() {
     let d = me.distance(a.world.player(1).unwrap().pos);
     assert!(d >= PLAYER_RADIUS * 2.0 - 0.01, "{d}");
 }
-
-#[test]
-fn server_addresses_are_read_as_typed() {
-    assert_eq!(server_url("  "), None);
-    assert_eq!(
-        server_url("192.168.1.5:3536"),
-        Some("http://192.168.1.5:3536".into())
-    );
-    assert_eq!(
-        server_url(" https://arena.example/ "),
-        Some("https://arena.example".into())
-    );
-    assert_eq!(
-        server_url("http://[::1]:80"),
-        Some("http://[::1]:80".into())
-    );
-}

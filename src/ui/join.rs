@@ -1,6 +1,7 @@
 //! The join screen: a room-code field (any case, spaces or dashes), the
-//! host's address when it is not this machine or the configured server, and
-//! the explanation of the last failure with a retry.
+//! host's address when it is not this machine or the configured server (read
+//! as the settings read a server: [`server_url_from_input`]), and the
+//! explanation of the last failure with a retry.
 //!
 //! It only reads and checks what the person typed; joining itself is the
 //! online screen's work.
@@ -9,7 +10,7 @@ use macroquad::prelude::*;
 
 use super::theme::{self, Text};
 use super::widgets::{FieldEvent, TextField, button, discard_typed_chars};
-use crate::online_match::server_url;
+use crate::settings::{server_url_from_input, valid_server_url};
 
 /// What the join screen asks the app to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,9 +93,15 @@ impl JoinScreen {
     fn request(&self) -> Result<JoinAction, String> {
         let code = arena_server::protocol::normalize_code(&self.code.value)
             .map_err(|e| format!("That is not a room code: {e}. A code looks like ABCD-EFGH."))?;
+        let server = server_url_from_input(&self.server.value);
+        if let Some(url) = server.as_ref().filter(|u| !valid_server_url(u)) {
+            return Err(format!(
+                "That is not a server address: {url:?}. An address looks like 192.168.1.5:3536 or https://arena.example.org."
+            ));
+        }
         Ok(JoinAction::Join {
             code: code.as_str().to_owned(),
-            server: server_url(&self.server.value),
+            server,
         })
     }
 
@@ -239,6 +246,25 @@ mod tests {
                 server: Some("http://192.168.1.5:3536".into())
             })
         );
+    }
+
+    #[test]
+    fn server_addresses_are_read_as_settings_reads_them() {
+        let server = |typed: &str| match screen("ABCD-EFGH", typed).request() {
+            Ok(JoinAction::Join { server, .. }) => Ok(server),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            server(" 10.0.0.5:3536/ "),
+            Ok(Some("http://10.0.0.5:3536".into()))
+        );
+        assert_eq!(
+            server("HTTPS://arena.example"),
+            Ok(Some("https://arena.example".into()))
+        );
+        assert_eq!(server("host"), Ok(None));
+        let e = server("ftp://x").err().unwrap_or_default();
+        assert!(e.contains("not a server address"), "{e}");
     }
 
     #[test]

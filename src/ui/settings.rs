@@ -3,10 +3,12 @@
 //!
 //! Owns the screen's geometry ([`layout`], pure and unit-tested, so a
 //! screenshot test can find the title, the first row and the Save button),
-//! the editing state (text fields, keyboard focus, scroll) and the mapping
-//! between stepper positions and setting values. It must not touch the
-//! settings file, the net thread or the app's screen list: the caller saves
-//! what [`SettingsAction::Save`] returns and applies it.
+//! the editing state (text fields, keyboard focus, scroll) and the widgets
+//! of each kind of setting. Which rows there are, their labels, ranges and
+//! stepper positions come from the settings table
+//! ([`crate::settings::FIELDS`]): one row per field with a label, in order.
+//! It must not touch the settings file, the net thread or the app's screen
+//! list: the caller saves what [`SettingsAction::Save`] returns and applies it.
 //!
 //! **Test connection** runs `arena doctor`'s checks ([`crate::net::doctor`])
 //! against the Server field on a thread of their own and shows the verdict
@@ -23,11 +25,12 @@ use super::theme::{self, Text};
 use super::widgets::{
     FieldEvent, TextField, button, discard_typed_chars, stepper, stepper_with_swatch, toggle,
 };
-use crate::config::MAX_NAME_LEN;
 use crate::net::NetMode;
 use crate::net::doctor::{self, Level, Report, Timeouts};
+use crate::proto::MAX_NAME_CHARS;
 use crate::settings::{
-    HOST_HERE, InterpDelay, Settings, ice_list_from_input, server_url_from_input,
+    COLORS, FIELDS, Field, HOST_HERE, InterpDelay, Kind, Settings, SettingsError, Steps,
+    server_url_from_input,
 };
 
 /// What the settings screen asks the app to do.
@@ -41,42 +44,24 @@ pub enum SettingsAction {
     Save(Box<Settings>),
 }
 
-/// The editable rows, in focus order (left column, then right column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Row {
-    Name,
-    Color,
-    Mode,
-    Server,
-    SendRate,
-    Interp,
-    Ice,
-    TurnUser,
-    TurnPass,
-    Latency,
-    Jitter,
-    Loss,
-    NetGraph,
+/// The settings shown: those of [`FIELDS`] with a label, in order (focus
+/// order: left column, then right column).
+fn shown() -> impl Iterator<Item = &'static Field> {
+    FIELDS.iter().filter(|f| f.label.is_some())
 }
 
 /// Number of setting rows.
-pub const ROWS: usize = 13;
-
-const ORDER: [Row; ROWS] = [
-    Row::Name,
-    Row::Color,
-    Row::Mode,
-    Row::Server,
-    Row::SendRate,
-    Row::Interp,
-    Row::Ice,
-    Row::TurnUser,
-    Row::TurnPass,
-    Row::Latency,
-    Row::Jitter,
-    Row::Loss,
-    Row::NetGraph,
-];
+pub const ROWS: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < FIELDS.len() {
+        if FIELDS[i].label.is_some() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+};
 
 /// Rows in the first panel ("Player & network"); the rest are in the second.
 const FIRST_PANEL_ROWS: usize = 6;
@@ -93,16 +78,8 @@ const BUTTONS: [usize; 3] = [TEST, SAVE, CANCEL];
 
 const PANEL_TITLES: [&str; 2] = ["Player & network", "Connection & testing"];
 
-/// Stepper positions of the send rate, Hz.
-pub const SEND_RATES: [f64; 7] = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
 /// Stepper positions of the fixed interpolation delay, ms (after "Auto").
 pub const INTERP_STEPS_MS: [u32; 8] = [0, 25, 50, 75, 100, 150, 200, 300];
-/// Latency stepper: step and largest value, ms.
-pub const LATENCY_STEP: (f64, f64) = (25.0, 500.0);
-/// Jitter stepper: step and largest value, ms.
-pub const JITTER_STEP: (f64, f64) = (10.0, 200.0);
-/// Loss stepper: step and largest value, percent.
-pub const LOSS_STEP_PCT: (f64, f64) = (1.0, 30.0);
 
 const MARGIN: f32 = 24.0;
 const ROW_H: f32 = 44.0;
@@ -251,14 +228,17 @@ enum ConnTest {
     NoServer,
 }
 
+/// One row of the screen: a setting and, if it is edited as text, its field.
+struct Row {
+    field: &'static Field,
+    text: Option<TextField>,
+}
+
 /// The settings screen's state: a draft being edited.
 pub struct SettingsScreen {
     draft: Settings,
-    name: TextField,
-    server: TextField,
-    ice: TextField,
-    turn_user: TextField,
-    turn_pass: TextField,
+    /// One per shown setting, in focus order.
+    rows: Vec<Row>,
     focus: usize,
     /// Focus last frame, to scroll a newly focused row into view.
     shown_focus: Option<usize>,
@@ -283,16 +263,12 @@ impl SettingsScreen {
     /// file) is shown under the title.
     pub fn new(current: Settings, warning: Option<String>) -> SettingsScreen {
         SettingsScreen {
-            name: TextField::new(&current.name, MAX_NAME_LEN),
-            server: TextField::new(current.server_url.as_deref().unwrap_or(""), 200)
-                .with_placeholder(&host_here_hint(current.host_addr.port())),
-            ice: TextField::new(&current.ice_servers.join(", "), 600)
-                .with_placeholder("optional: more STUN / TURN URLs"),
-            turn_user: TextField::new(current.turn_user.as_deref().unwrap_or(""), 200)
-                .with_placeholder("none"),
-            turn_pass: TextField::new(current.turn_pass.as_deref().unwrap_or(""), 200)
-                .masked()
-                .with_placeholder("none"),
+            rows: shown()
+                .map(|field| Row {
+                    field,
+                    text: text_field(field, &current),
+                })
+                .collect(),
             draft: current,
             focus: 0,
             shown_focus: None,
@@ -306,7 +282,13 @@ impl SettingsScreen {
 
     /// Starts a connection test of the Server field's URL (the button).
     pub fn start_test(&mut self) {
-        self.test = Some(match server_url_from_input(&self.server.value) {
+        let server = self
+            .rows
+            .iter()
+            .filter(|r| matches!(r.field.kind, Kind::ServerUrl))
+            .find_map(|r| r.text.as_ref())
+            .map_or("", |t| t.value.as_str());
+        self.test = Some(match server_url_from_input(server) {
             Some(url) => ConnTest::Running {
                 report: doctor::spawn(url.clone(), Timeouts::default()),
                 url,
@@ -407,23 +389,23 @@ impl SettingsScreen {
         }
     }
 
-    /// The draft with the text fields read back in.
-    fn collect(&self) -> Settings {
+    /// The draft with the text fields read back in, checked.
+    fn collect(&self) -> Result<Settings, SettingsError> {
         let mut s = self.draft.clone();
-        s.name = self.name.value.trim().to_owned();
-        s.server_url = server_url_from_input(&self.server.value);
-        s.ice_servers = ice_list_from_input(&self.ice.value);
-        s.turn_user = Some(self.turn_user.value.trim().to_owned()).filter(|u| !u.is_empty());
-        s.turn_pass = Some(self.turn_pass.value.clone()).filter(|p| !p.is_empty());
-        s
+        for row in &self.rows {
+            if let Some(t) = &row.text {
+                row.field.set_text(&mut s, &t.value)?;
+            }
+        }
+        s.validate()?;
+        Ok(s)
     }
 
     /// Validates the draft: the settings to save, or the error shown and the
     /// offending row focused.
     fn try_save(&mut self) -> SettingsAction {
-        let s = self.collect();
-        match s.validate() {
-            Ok(()) => SettingsAction::Save(Box::new(s)),
+        match self.collect() {
+            Ok(s) => SettingsAction::Save(Box::new(s)),
             Err(e) => {
                 if let Some(row) = e.field().and_then(row_of_key) {
                     self.focus = row;
@@ -431,17 +413,6 @@ impl SettingsScreen {
                 self.message = Some(e.to_string());
                 SettingsAction::None
             }
-        }
-    }
-
-    fn text_field(&mut self, row: Row) -> Option<&mut TextField> {
-        match row {
-            Row::Name => Some(&mut self.name),
-            Row::Server => Some(&mut self.server),
-            Row::Ice => Some(&mut self.ice),
-            Row::TurnUser => Some(&mut self.turn_user),
-            Row::TurnPass => Some(&mut self.turn_pass),
-            _ => None,
         }
     }
 
@@ -559,7 +530,7 @@ impl SettingsScreen {
         // Rows that are wholly visible.
         let pressed = is_mouse_button_pressed(MouseButton::Left);
         let (mx, my) = mouse_position();
-        for (i, row) in ORDER.iter().copied().enumerate() {
+        for (i, row) in self.rows.iter_mut().enumerate() {
             let r = lay.rows[i];
             let r = Rect::new(r.x, r.y - scroll, r.w, r.h);
             if r.y < lay.viewport.y - 0.5 || r.bottom() > lay.viewport.bottom() + 0.5 {
@@ -569,8 +540,9 @@ impl SettingsScreen {
                 next = i;
             }
             let focused = focus == i;
-            if let Some(field) = self.text_field(row) {
-                match field.frame(text, r, row_label(row), focused) {
+            let (f, label) = (row.field, row.field.label.unwrap_or(row.field.key));
+            if let Some(field) = &mut row.text {
+                match field.frame(text, r, label, focused) {
                     FieldEvent::Submitted => next = (i + 1) % FOCUSABLE,
                     FieldEvent::Clicked => next = i,
                     FieldEvent::Changed => self.message = None,
@@ -578,21 +550,23 @@ impl SettingsScreen {
                 }
                 continue;
             }
-            if row == Row::NetGraph {
-                if toggle(text, r, row_label(row), self.draft.net_graph, focused) {
-                    self.draft.net_graph = !self.draft.net_graph;
+            let d = &mut self.draft;
+            let dir = match &f.kind {
+                Kind::Flag(slot) => {
+                    if toggle(text, r, label, *(slot.get)(d), focused) {
+                        let on = (slot.get_mut)(d);
+                        *on = !*on;
+                    }
+                    continue;
                 }
-                continue;
-            }
-            let value = self.value_label(row);
-            let dir = if row == Row::Color {
-                let color = theme::player_color(self.draft.color);
-                stepper_with_swatch(text, r, row_label(row), &value, Some(color), focused)
-            } else {
-                stepper(text, r, row_label(row), &value, focused)
+                Kind::Color => {
+                    let swatch = Some(theme::player_color(d.color));
+                    stepper_with_swatch(text, r, label, &value_label(f, d), swatch, focused)
+                }
+                _ => stepper(text, r, label, &value_label(f, d), focused),
             };
             if dir != 0 {
-                self.step(row, dir);
+                step(f, d, dir);
                 self.message = None;
             }
             if focused && enter {
@@ -645,104 +619,82 @@ impl SettingsScreen {
             action = SettingsAction::Cancel;
         }
         self.focus = next.min(FOCUSABLE - 1);
-        let typing = ORDER
-            .get(self.focus)
-            .is_some_and(|&row| self.text_field(row).is_some());
+        let typing = self.rows.get(self.focus).is_some_and(|r| r.text.is_some());
         if !typing {
             discard_typed_chars();
         }
         action
     }
+}
 
-    /// The text a stepper row shows.
-    fn value_label(&self, row: Row) -> String {
-        let d = &self.draft;
-        match row {
-            Row::Color => theme::PLAYER_COLOR_NAMES
-                .get(usize::from(d.color))
-                .copied()
-                .unwrap_or("?")
-                .to_owned(),
-            Row::Mode => mode_label(d.mode).to_owned(),
-            Row::SendRate => format!("{} Hz", number(d.send_rate_hz)),
-            Row::Interp => match d.interp_delay {
-                InterpDelay::Auto => "Auto (adaptive)".to_owned(),
-                InterpDelay::FixedMs(ms) => format!("{ms} ms"),
-            },
-            Row::Latency => format!("{} ms", number(d.latency_ms)),
-            Row::Jitter => format!("± {} ms", number(d.jitter_ms)),
-            Row::Loss => format!("{} %", number(d.loss * 100.0)),
-            _ => String::new(),
+/// The text field editing `f` (a setting edited as text), holding its value in `s`.
+fn text_field(f: &Field, s: &Settings) -> Option<TextField> {
+    let value = f.text(s);
+    Some(match &f.kind {
+        Kind::Name => TextField::new(&value, MAX_NAME_CHARS),
+        Kind::ServerUrl => {
+            TextField::new(&value, 200).with_placeholder(&host_here_hint(s.host_addr.port()))
         }
-    }
+        Kind::IceServers => {
+            TextField::new(&value, 600).with_placeholder("optional: more STUN / TURN URLs")
+        }
+        Kind::Text(t) if t.secret => TextField::new(&value, 200)
+            .masked()
+            .with_placeholder("none"),
+        Kind::Text(_) => TextField::new(&value, 200).with_placeholder("none"),
+        _ => return None,
+    })
+}
 
-    /// Moves stepper `row` one position in direction `dir` (-1 or +1).
-    fn step(&mut self, row: Row, dir: i32) {
-        let d = &mut self.draft;
-        match row {
-            Row::Color => {
-                let n = theme::PLAYER_COLORS.len() as i32;
-                d.color = (i32::from(d.color) + dir).rem_euclid(n) as u8;
-            }
-            Row::Mode => {
-                let n = NetMode::ALL.len() as i32;
-                let at = NetMode::ALL.iter().position(|&m| m == d.mode).unwrap_or(0) as i32;
-                d.mode = NetMode::ALL[(at + dir).rem_euclid(n) as usize];
-            }
-            Row::SendRate => d.send_rate_hz = step_list(d.send_rate_hz, &SEND_RATES, dir),
-            Row::Interp => d.interp_delay = step_interp(d.interp_delay, dir),
-            Row::Latency => {
-                d.latency_ms = step_grid(d.latency_ms, LATENCY_STEP.0, LATENCY_STEP.1, dir);
-            }
-            Row::Jitter => {
-                d.jitter_ms = step_grid(d.jitter_ms, JITTER_STEP.0, JITTER_STEP.1, dir);
-            }
-            Row::Loss => {
-                let pct = step_grid(d.loss * 100.0, LOSS_STEP_PCT.0, LOSS_STEP_PCT.1, dir);
-                d.loss = pct / 100.0;
-            }
-            _ => {}
+/// The text the stepper of setting `f` shows for its value in `d`.
+fn value_label(f: &Field, d: &Settings) -> String {
+    match &f.kind {
+        Kind::Color => theme::PLAYER_COLOR_NAMES
+            .get(usize::from(d.color))
+            .copied()
+            .unwrap_or("?")
+            .to_owned(),
+        Kind::Mode => mode_label(d.mode).to_owned(),
+        Kind::InterpDelay => match d.interp_delay {
+            InterpDelay::Auto => "Auto (adaptive)".to_owned(),
+            InterpDelay::FixedMs(ms) => format!("{ms} ms"),
+        },
+        Kind::Number(n) => {
+            let v = *(n.slot.get)(d) * n.shown.scale;
+            format!("{}{}{}", n.shown.prefix, number(v), n.shown.suffix)
         }
+        _ => String::new(),
     }
 }
 
-fn row_label(row: Row) -> &'static str {
-    match row {
-        Row::Name => "Name",
-        Row::Color => "Colour",
-        Row::Mode => "Network mode",
-        Row::Server => "Server",
-        Row::SendRate => "Send rate",
-        Row::Interp => "Interpolation delay",
-        Row::Ice => "ICE servers",
-        Row::TurnUser => "TURN user",
-        Row::TurnPass => "TURN password",
-        Row::Latency => "Latency",
-        Row::Jitter => "Jitter",
-        Row::Loss => "Loss",
-        Row::NetGraph => "Show net graph",
+/// Moves the stepper of setting `f` one position in direction `dir` (-1 or +1).
+fn step(f: &Field, d: &mut Settings, dir: i32) {
+    match &f.kind {
+        Kind::Color => {
+            d.color = (i32::from(d.color) + dir).rem_euclid(i32::from(COLORS)) as u8;
+        }
+        Kind::Mode => {
+            let n = NetMode::ALL.len() as i32;
+            let at = NetMode::ALL.iter().position(|&m| m == d.mode).unwrap_or(0) as i32;
+            d.mode = NetMode::ALL[(at + dir).rem_euclid(n) as usize];
+        }
+        Kind::InterpDelay => d.interp_delay = step_interp(d.interp_delay, dir),
+        Kind::Number(n) => {
+            let scale = n.shown.scale;
+            let v = (n.slot.get_mut)(d);
+            let shown = *v * scale;
+            *v = match n.steps {
+                Steps::List(list) => step_list(shown, list, dir),
+                Steps::Every(step) => step_grid(shown, step, n.max * scale, dir),
+            } / scale;
+        }
+        _ => {}
     }
 }
 
 /// The row that edits settings key `key`.
 fn row_of_key(key: &str) -> Option<usize> {
-    let row = match key {
-        "name" => Row::Name,
-        "color" => Row::Color,
-        "mode" => Row::Mode,
-        "server_url" => Row::Server,
-        "send_rate_hz" => Row::SendRate,
-        "interp_delay" => Row::Interp,
-        "ice_servers" => Row::Ice,
-        "turn_user" => Row::TurnUser,
-        "turn_pass" => Row::TurnPass,
-        "latency_ms" => Row::Latency,
-        "jitter_ms" => Row::Jitter,
-        "loss" => Row::Loss,
-        "net_graph" => Row::NetGraph,
-        _ => return None,
-    };
-    ORDER.iter().position(|&r| r == row)
+    shown().position(|f| f.key == key)
 }
 
 /// How the network modes read on the screen.
@@ -960,12 +912,20 @@ mod tests {
 
     #[test]
     fn steppers_follow_their_lists() {
-        assert_eq!(step_list(20.0, &SEND_RATES, 1), 30.0);
-        assert_eq!(step_list(20.0, &SEND_RATES, -1), 15.0);
-        assert_eq!(step_list(25.0, &SEND_RATES, 1), 30.0);
-        assert_eq!(step_list(25.0, &SEND_RATES, -1), 20.0);
-        assert_eq!(step_list(60.0, &SEND_RATES, 1), 60.0);
-        assert_eq!(step_list(5.0, &SEND_RATES, -1), 5.0);
+        let rates = match crate::settings::field("send_rate_hz").map(|f| &f.kind) {
+            Some(Kind::Number(crate::settings::Number {
+                steps: Steps::List(rates),
+                ..
+            })) => *rates,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(rates, [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]);
+        assert_eq!(step_list(20.0, rates, 1), 30.0);
+        assert_eq!(step_list(20.0, rates, -1), 15.0);
+        assert_eq!(step_list(25.0, rates, 1), 30.0);
+        assert_eq!(step_list(25.0, rates, -1), 20.0);
+        assert_eq!(step_list(60.0, rates, 1), 60.0);
+        assert_eq!(step_list(5.0, rates, -1), 5.0);
 
         assert_eq!(step_interp(InterpDelay::Auto, -1), InterpDelay::Auto);
         assert_eq!(step_interp(InterpDelay::Auto, 1), InterpDelay::FixedMs(0));
