@@ -22,7 +22,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
-use rust_socketio::{Event, Payload};
+use rust_socketio::{Event, Payload, TransportType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -101,7 +101,11 @@ impl Signaling {
             }
             async {}.boxed()
         };
+        // WebSocket only: no polling handshake first (one round trip less to
+        // connect), and every request of a session is one connection, so a
+        // load balancer in front of several nodes needs no sticky sessions.
         let connect = ClientBuilder::new(socketio_url(url))
+            .transport_type(TransportType::Websocket)
             .reconnect(true)
             .reconnect_on_disconnect(true)
             .reconnect_delay(250, 5000)

@@ -297,6 +297,68 @@ impl NetCore {
         }
     }
 
+    /// Player `id`, known under the socket ids `old`, now says hello from
+    /// `sid` (its signaling node died or its socket reconnected): a direct
+    /// link to it under an old id carries on under the new one, untouched
+    /// (it never needed the server). Whether that happened.
+    fn carry_on(&mut self, sid: &str, id: NetId, old: &[String]) -> bool {
+        if self.peers.get(sid).is_none_or(|p| p.conn.is_some()) {
+            return false;
+        }
+        let live = old.iter().find(|s| {
+            self.peers.get(s.as_str()).is_some_and(|p| {
+                p.conn.is_some() && matches!(p.reported, Some((Route::Direct | Route::Turn, _)))
+            })
+        });
+        let Some(mut peer) = live.and_then(|s| self.peers.remove(s.as_str())) else {
+            return false;
+        };
+        tracing::info!(old = %peer.sid, new = %sid, "same player under a new socket id: its direct link carries on");
+        for s in old.iter().filter(|s| **s != peer.sid) {
+            if let Some(conn) = self.peers.remove(s.as_str()).and_then(|p| p.conn) {
+                self.push(Output::ClosePeer {
+                    generation: conn.generation,
+                    linger: false,
+                });
+            }
+        }
+        peer.sid = sid.to_owned();
+        peer.server_left = None;
+        self.peers.insert(sid.to_owned(), peer);
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.sid = sid.to_owned();
+        }
+        true
+    }
+
+    /// After a rejoin under a new socket id, tells each peer still reached
+    /// directly who that socket is: one `Hello` through the server, so the
+    /// peer can tie the new id to the link it has (see [`Self::carry_on`]).
+    pub(super) fn introduce_new_socket(&mut self) {
+        if !self.server.can_emit() || self.server.core_only {
+            return;
+        }
+        let direct: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| {
+                p.conn.is_some() && matches!(p.reported, Some((Route::Direct | Route::Turn, _)))
+            })
+            .map(|(s, _)| s.clone())
+            .collect();
+        let hello = proto::encode(&Message::Hello {
+            id: self.me,
+            name: self.cfg.name.clone(),
+            color: self.cfg.color,
+        });
+        for to in direct {
+            self.push(Output::Relay {
+                to,
+                bytes: hello.clone(),
+            });
+        }
+    }
+
     fn on_peer_hello(&mut self, sid: &str, id: NetId, name: String, color: u8) {
         if id == self.me {
             return;
@@ -307,13 +369,17 @@ impl NetCore {
         };
         let first = peer.id.is_none();
         if first {
-            // The same player under an older socket id (it reconnected): retire that entry quietly.
+            // The same player under an older socket id (it reconnected).
             let old: Vec<String> = self
                 .peers
                 .iter()
                 .filter(|(s, p)| p.id == Some(id) && s.as_str() != sid)
                 .map(|(s, _)| s.clone())
                 .collect();
+            if self.carry_on(sid, id, &old) {
+                return;
+            }
+            // Otherwise retire those entries quietly.
             let continuing = !old.is_empty();
             for s in old {
                 if let Some(conn) = self.peers.remove(&s).and_then(|p| p.conn) {

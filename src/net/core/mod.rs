@@ -49,6 +49,10 @@ pub const BYE_LINGER: Duration = Duration::from_millis(200);
 
 /// A peer heard before and silent this long is gone.
 const PEER_TIMEOUT: f64 = 5.0;
+/// A peer the server says left (`user_left`) while it still talks to us on
+/// a direct link is kept until it has been silent this long: that socket is
+/// gone, but the player may only have moved to another signaling node.
+const SERVER_LEFT_GRACE: f64 = 1.0;
 /// Reliable events unacknowledged this long are sent again.
 const RESEND_AFTER: f64 = 1.0;
 /// `Hello` is repeated this often until the peer's `Resume` arrives.
@@ -339,6 +343,9 @@ struct Peer {
     bucket: Bucket,
     discovered: f64,
     heard: Option<f64>,
+    /// When the server said this socket left while the peer still talked to
+    /// us directly (see [`SERVER_LEFT_GRACE`]).
+    server_left: Option<f64>,
     last_hello: f64,
     next_ping: f64,
     pings: VecDeque<Ping>,

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{Bucket, Conn, NetCore, Output, Peer, PeerEvent, PeerSetup, short};
 use crate::net::api::{LeaveReason, NetEvent, PeerStats};
-use crate::net::route::{Link, LinkAction, NetMode};
+use crate::net::route::{Link, LinkAction, NetMode, Route};
 use crate::sync::SendThrottle;
 
 /// How a P2P attempt closed by the route policy's timeout is reported.
@@ -39,6 +39,7 @@ impl NetCore {
                 bucket: Bucket::new(now),
                 discovered: now,
                 heard: None,
+                server_left: None,
                 last_hello: f64::NEG_INFINITY,
                 next_ping: now,
                 pings: VecDeque::new(),
@@ -70,6 +71,26 @@ impl NetCore {
             }
             tracing::info!(peer = %short(id), name = %p.name, ?reason, "peer left");
             self.emit(NetEvent::PeerLeft { peer: id, reason });
+        }
+    }
+
+    /// `user_left`: the server says the socket `sid` is gone. A peer still
+    /// heard on a direct link may only have lost its signaling node and come
+    /// back under a new socket (the direct link never needed the server), so
+    /// it stays until silent for [`super::SERVER_LEFT_GRACE`]; any other
+    /// leaves at once.
+    pub(super) fn on_user_left(&mut self, sid: &str) {
+        let now = self.now;
+        let talking = self.peers.get(sid).is_some_and(|p| {
+            matches!(p.reported, Some((Route::Direct, _)))
+                && p.heard.is_some_and(|h| now - h < super::SERVER_LEFT_GRACE)
+        });
+        match self.peers.get_mut(sid) {
+            Some(p) if talking => {
+                tracing::info!(%sid, "the server says it left, but it still talks to us directly");
+                p.server_left.get_or_insert(now);
+            }
+            _ => self.drop_peer(sid, LeaveReason::Left),
         }
     }
 
@@ -196,12 +217,22 @@ impl NetCore {
     pub(super) fn on_peer_event(&mut self, sid: String, generation: u64, ev: PeerEvent) {
         let now = self.now;
         let can_emit = self.server.can_emit();
+        // The shell names the socket id the connection was opened for; the
+        // peer may be known under a newer one since (`carry_on`).
+        let sid = match self.peers.get(&sid) {
+            Some(p) if p.generation == generation => sid,
+            _ => match self
+                .peers
+                .iter()
+                .find(|(_, p)| p.generation == generation && p.conn.is_some())
+            {
+                Some((s, _)) => s.clone(),
+                None => return,
+            },
+        };
         let Some(peer) = self.peers.get_mut(&sid) else {
             return;
         };
-        if peer.generation != generation {
-            return;
-        }
         match ev {
             PeerEvent::LocalSignal(signal) => {
                 if can_emit {
@@ -298,6 +329,14 @@ impl NetCore {
             let Some(peer) = self.peers.get_mut(&sid) else {
                 continue;
             };
+            if peer.server_left.is_some()
+                && peer
+                    .heard
+                    .is_none_or(|h| now - h > super::SERVER_LEFT_GRACE)
+            {
+                self.drop_peer(&sid, LeaveReason::Left);
+                continue;
+            }
             if peer.heard.is_some_and(|h| now - h > super::PEER_TIMEOUT) {
                 self.drop_peer(&sid, LeaveReason::TimedOut);
                 // The server still counts it in the room (its `user_left`

@@ -56,6 +56,9 @@ pub(super) struct ServerState {
     ever_up: bool,
     /// Our socket id, when known.
     pub(super) my_sid: Option<String>,
+    /// Our earlier socket ids (before reconnections): a multi-node server may
+    /// list one in the room until it reaps the node that held it.
+    old_sids: Vec<String>,
     want: Option<RoomOp>,
     /// A room request is under way.
     busy: bool,
@@ -73,6 +76,7 @@ impl ServerState {
             core_only: false,
             ever_up: false,
             my_sid: None,
+            old_sids: Vec::new(),
             want: None,
             busy: false,
             ice: Vec::new(),
@@ -85,9 +89,9 @@ impl ServerState {
         self.connected_once
     }
 
-    /// Whether `sid` is ours.
+    /// Whether `sid` is ours (now or before a reconnection).
     pub(super) fn is_me(&self, sid: &str) -> bool {
-        self.my_sid.as_deref() == Some(sid)
+        self.my_sid.as_deref() == Some(sid) || self.old_sids.iter().any(|s| s == sid)
     }
 }
 
@@ -250,7 +254,11 @@ impl NetCore {
 
     fn greet(&mut self) {
         self.server.link = ServerLink::Greeting;
-        self.server.my_sid = None;
+        if let Some(old) = self.server.my_sid.take() {
+            // A few are plenty: a reap takes seconds, reconnections take longer.
+            self.server.old_sids.truncate(7);
+            self.server.old_sids.insert(0, old);
+        }
         let name = self.cfg.name.clone();
         self.push(Output::Hello { name });
     }
@@ -307,6 +315,9 @@ impl NetCore {
                     self.emit(NetEvent::RoomJoined { code, created });
                 }
                 self.on_room_users(ack.users);
+                if rejoin {
+                    self.introduce_new_socket();
+                }
             }
             Err(e) => {
                 let kind = match &e {
@@ -365,7 +376,7 @@ impl NetCore {
                     self.ensure_peer(&sid, link);
                 }
             }
-            ServerEvent::UserLeft(sid) => self.drop_peer(&sid, LeaveReason::Left),
+            ServerEvent::UserLeft(sid) => self.on_user_left(&sid),
             ServerEvent::Signal { from, signal } => self.on_signal(from, signal),
             ServerEvent::Data { from, bytes } => self.on_bytes(&from, &bytes, true),
             ServerEvent::ServerError(e) => {

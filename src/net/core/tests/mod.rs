@@ -579,6 +579,73 @@ fn a_link_broken_by_a_mapping_change_is_rebuilt_and_loses_nothing() {
 
 // ---- liveness and leaving --------------------------------------------------------------
 
+/// Everyone sends a state every 50 ms for `secs` (the game's 20 Hz).
+fn play(w: &mut World, secs: f64) {
+    for i in 0..(secs / 0.05) as usize {
+        for n in all(w) {
+            let state = state_at(i as f32);
+            w.command(
+                n,
+                NetCommand::SendState {
+                    state,
+                    discrete: false,
+                },
+            );
+        }
+        w.run_for(0.05);
+    }
+}
+
+/// Player 2's signaling node dies: it is back at once through another node
+/// (a new socket), while its old socket's `user_left` reaches the others
+/// only when the dead node is reaped, 5 s later. Its direct links never
+/// needed the server: nobody sees it leave, and no event is lost.
+#[test]
+fn a_player_whose_signaling_node_died_stays_while_it_talks_directly() {
+    let mut w = World::new(3);
+    assert!(w.mesh(Route::Direct));
+    let opened = |w: &World, n: usize| {
+        let open = |o: &&Output| matches!(o, Output::OpenPeer(_));
+        w.nodes[n].outputs.iter().filter(open).count()
+    };
+    let before: Vec<usize> = all(&w).iter().map(|&n| opened(&w, n)).collect();
+    w.lose_node(2, true, 5.0);
+    say(&mut w, 2, 0, 3);
+    play(&mut w, 8.0);
+    for n in all(&w) {
+        assert_eq!(opened(&w, n), before[n], "node {n} opened a new connection");
+    }
+    for n in [0, 1] {
+        assert_eq!(w.count(n, |e| matches!(e, NetEvent::PeerLeft { .. })), 0);
+        assert_eq!(heard(&w, n, 2), vec![0, 1, 2], "node {n}");
+        assert_eq!(w.route(n, w.nodes[2].id), Some(Route::Direct), "node {n}");
+    }
+    assert_eq!(w.count(2, |e| matches!(e, NetEvent::Reconnected)), 1);
+}
+
+/// A player that died with its signaling node is reported left as soon as
+/// the node is reaped (before its own liveness timeout would say so).
+#[test]
+fn a_player_that_died_with_its_node_leaves_when_the_node_is_reaped() {
+    let mut w = World::new(3);
+    assert!(w.mesh(Route::Direct));
+    let id = w.nodes[2].id;
+    w.nodes[2].online = false;
+    w.lose_node(2, false, 3.0);
+    play(&mut w, 3.1);
+    for n in [0, 1] {
+        let left: Vec<_> = w.nodes[n]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                NetEvent::PeerLeft { peer, reason } => Some((*peer, *reason)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(left, [(id, LeaveReason::Left)], "node {n}");
+    }
+}
+
 #[test]
 fn a_silent_peer_times_out_and_returns_with_what_it_missed() {
     let mut w = World::new(3);

@@ -39,6 +39,9 @@ enum Due {
         generation: u64,
         why: String,
     },
+    /// A dead signaling node's member `.0` is taken out of its room (the
+    /// others get its `user_left`).
+    Reap(String),
 }
 
 /// One player: a core and what it told its game.
@@ -276,6 +279,7 @@ impl World {
                     self.feed(node, peer_input(c.sid, generation, PeerEvent::Failed(why)));
                 }
             }
+            Due::Reap(sid) => self.leave(&sid),
         }
     }
 
@@ -649,6 +653,25 @@ impl World {
         if let Some(after) = reconnect_after {
             self.open_socket(n);
             self.input_after(after, n, Input::Server(ServerEvent::Connected));
+        }
+    }
+
+    /// The signaling node node `n` is connected to dies (a multi-node
+    /// server): its socket closes at once, it reconnects straight away (to a
+    /// live node, under a new socket id) if `reconnects`, and its old socket
+    /// stays in the room until the dead node is reaped, `reaped_after` s
+    /// later, when the others get its `user_left`.
+    pub fn lose_node(&mut self, n: usize, reconnects: bool, reaped_after: f64) {
+        let Some(sid) = self.nodes[n].sid.take() else {
+            return;
+        };
+        self.server.sockets.remove(&sid);
+        self.schedule(reaped_after, Due::Reap(sid));
+        let ev = ServerEvent::Disconnected("transport close".into());
+        self.feed(n, Input::Server(ev));
+        if reconnects {
+            self.open_socket(n);
+            self.input_after(LATENCY, n, Input::Server(ServerEvent::Connected));
         }
     }
 
