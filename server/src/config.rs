@@ -30,6 +30,9 @@ pub enum ConfigError {
     /// `--public-host` is not a host name or IP address.
     #[error("public host must be a host name or an IP address (no scheme, no port), got {0:?}")]
     PublicHost(String),
+    /// `--redis` is not a Redis URL.
+    #[error("--redis must be a URL like redis://HOST:6379 ({0})")]
+    Redis(String),
 }
 
 /// A token bucket: sustained rate and burst size.
@@ -107,6 +110,9 @@ pub struct Config {
     /// The host name or address players reach this server at, for the
     /// built-in STUN server's URL; `None`: the host each client connected to.
     pub public_host: Option<String>,
+    /// Redis shared by every node of a multi-node server (`redis://HOST:PORT`);
+    /// `None`: one node, rooms in memory.
+    pub redis_url: Option<String>,
 }
 
 impl Default for Config {
@@ -124,6 +130,7 @@ impl Default for Config {
             max_event_bytes: 16 * 1024,
             trust_proxy: false,
             public_host: None,
+            redis_url: None,
         }
     }
 }
@@ -144,6 +151,7 @@ impl fmt::Debug for Config {
             .field("max_event_bytes", &self.max_event_bytes)
             .field("trust_proxy", &self.trust_proxy)
             .field("public_host", &self.public_host)
+            .field("redis_url", &redact(&self.redis_url))
             .finish()
     }
 }
@@ -229,6 +237,10 @@ pub struct ServerArgs {
     /// handed to them); default: the host each player connected to.
     #[arg(long, env = "ARENA_PUBLIC_HOST")]
     pub public_host: Option<String>,
+    /// Redis shared by the nodes of a multi-node server
+    /// (redis://[:PASSWORD@]HOST:PORT[/DB]); default: one node, rooms in memory.
+    #[arg(long = "redis", env = "ARENA_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 }
 
 fn nonzero(name: &'static str, v: u64) -> Result<(), ConfigError> {
@@ -299,6 +311,10 @@ impl ServerArgs {
         {
             return Err(ConfigError::PublicHost(h.clone()));
         }
+        let redis_url = non_empty(&self.redis_url.as_ref().map(|u| u.trim().to_owned()));
+        if let Some(u) = &redis_url {
+            crate::store::redis::client(u).map_err(ConfigError::Redis)?;
+        }
         Ok(Config {
             core_only: self.core_only,
             rooms: RoomLimits {
@@ -331,6 +347,7 @@ impl ServerArgs {
             max_event_bytes: self.max_event_bytes,
             trust_proxy: self.trust_proxy,
             public_host,
+            redis_url,
         })
     }
 }

@@ -11,7 +11,9 @@
 //! bind `127.0.0.1:0` and read the port back.
 //!
 //! Module map: [`protocol`] (wire types, room codes), [`rooms`] (pure room
-//! registry), `policy` (pure join and creation rules: room ids, refusals,
+//! registry), [`store`] (where the rooms live: in memory, or in Redis for
+//! many nodes), [`cluster`] (the Socket.IO adapter over Redis and a node's
+//! heartbeat), `policy` (pure join and creation rules: room ids, refusals,
 //! failed-join budgets), [`limits`] (rate limits), [`turn`] (ICE servers and
 //! TURN credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags
 //! and validation); the Socket.IO handlers live in the private `signaling`
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod config;
 pub mod limits;
 pub mod metrics;
@@ -27,6 +30,7 @@ mod policy;
 pub mod protocol;
 pub mod rooms;
 mod signaling;
+pub mod store;
 pub mod stun;
 pub mod turn;
 
@@ -38,16 +42,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
+use socketioxide::{SocketIo, layer::SocketIoLayer};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::{TcpListener, UdpSocket};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use crate::cluster::{Health, ManagedDriver};
 use crate::metrics::Metrics;
 use crate::signaling::App;
+use crate::store::MemoryStore;
+use crate::store::redis::RedisStore;
 
 /// Hard cap on one incoming websocket message or polling request (bytes);
 /// above it the transport is closed. Events above [`Config::max_event_bytes`]
@@ -120,38 +129,102 @@ pub async fn run(
 /// Serves the signaling server and the built-in STUN server on `listeners`
 /// until `shutdown` completes.
 ///
-/// On shutdown every Socket.IO client is disconnected, then the HTTP server
-/// drains. Returns once every connection has been closed.
+/// With [`Config::redis_url`] this is one node of a multi-node server: rooms
+/// live in Redis and events reach sockets on every node (see [`cluster`]); it
+/// fails at once if Redis cannot be reached at start. On shutdown every
+/// Socket.IO client is disconnected, then the HTTP server drains. Returns
+/// once every connection has been closed.
 pub async fn serve(
     listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(?config, "starting");
-    let Listeners {
-        http: listener,
-        stun: stun_sockets,
-    } = listeners;
     let metrics = Arc::new(Metrics::default());
-    let stun_ports: Vec<u16> = stun_sockets
+    let stun_ports: Vec<u16> = listeners
+        .stun
         .iter()
         .filter_map(|s| s.local_addr().ok())
         .map(|a| a.port())
         .collect();
-    let app = Arc::new(App::new(config.clone(), metrics.clone(), stun_ports));
+    let Some(url) = config.redis_url.clone() else {
+        let store = Arc::new(MemoryStore::new(config.rooms));
+        let app = Arc::new(App::new(config, metrics, stun_ports, store, None));
+        let (layer, io) = socket_io(app.clone()).build_layer();
+        io.ns("/", signaling::on_connect.with(signaling::on_connect_mw));
+        return serve_with(listeners, app, layer, io, shutdown).await;
+    };
+    let unreachable = |e: String| std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e);
+    let client = store::redis::client(&url).map_err(unreachable)?;
+    let node = format!("{:016x}", rand::random::<u64>());
+    let store = Arc::new(
+        RedisStore::connect(&client, node.clone(), config.rooms)
+            .await
+            .map_err(unreachable)?,
+    );
+    let driver = ManagedDriver::connect(&client).await.map_err(unreachable)?;
+    let adapter = RedisAdapterCtr::new_with_driver(
+        driver.clone(),
+        RedisAdapterConfig::new().with_prefix("arena-sio"),
+    );
+    let health = Arc::new(Health::default());
+    let app = Arc::new(App::new(
+        config,
+        metrics.clone(),
+        stun_ports,
+        store.clone(),
+        Some(health.clone()),
+    ));
+    let (layer, io) = socket_io(app.clone())
+        .with_adapter::<CustomRedisAdapter<_, ManagedDriver>>(adapter)
+        .build_layer();
+    io.ns("/", signaling::on_connect.with(signaling::on_connect_mw))
+        .await
+        .map_err(|e| unreachable(format!("cannot set up the Redis adapter: {e}")))?;
+    tracing::info!(node = %node, "node of a multi-node server (rooms in Redis)");
+    let members = {
+        let app = app.clone();
+        move || app.members()
+    };
+    let beat = tokio::spawn(cluster::run(
+        io.clone(),
+        driver,
+        store,
+        health,
+        metrics,
+        members,
+    ));
+    let served = serve_with(listeners, app, layer, io, shutdown).await;
+    beat.abort();
+    served
+}
+
+/// The Socket.IO layer's settings, whatever the adapter.
+fn socket_io(app: Arc<App>) -> socketioxide::SocketIoBuilder {
+    SocketIo::builder()
+        .with_state(app)
+        .max_payload(TRANSPORT_MAX_BYTES as u64)
+        .ws_max_message_size(TRANSPORT_MAX_BYTES)
+        .ws_max_frame_size(TRANSPORT_MAX_BYTES)
+}
+
+async fn serve_with<A: Adapter>(
+    listeners: Listeners,
+    app: Arc<App>,
+    layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Listeners {
+        http: listener,
+        stun: stun_sockets,
+    } = listeners;
+    let metrics = app.metrics.clone();
     let limiter = Arc::new(stun::SourceLimiter::default());
     let mut stun_tasks: Vec<tokio::task::JoinHandle<()>> = stun_sockets
         .into_iter()
         .map(|s| tokio::spawn(stun::serve(s, limiter.clone(), metrics.clone())))
         .collect();
-    let (layer, io) = SocketIo::builder()
-        .with_state(app.clone())
-        .max_payload(TRANSPORT_MAX_BYTES as u64)
-        .ws_max_message_size(TRANSPORT_MAX_BYTES)
-        .ws_max_frame_size(TRANSPORT_MAX_BYTES)
-        .build_layer();
-    io.ns("/", signaling::on_connect.with(signaling::on_connect_mw));
-
     let metrics_route = {
         let metrics = metrics.clone();
         move || {
@@ -159,14 +232,28 @@ pub async fn serve(
             async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body) }
         }
     };
+    let health_route = {
+        let health = app.health.clone();
+        move || {
+            let up = health.as_ref().is_none_or(|h| h.redis_up());
+            async move {
+                if up {
+                    (StatusCode::OK, "ok")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable")
+                }
+            }
+        }
+    };
+    let config = app.config.clone();
     let router = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health_route))
         .route("/metrics", get(metrics_route))
         .layer(layer)
         .layer(cors(&config.cors_origins));
 
     let sweeper = {
-        let app = app.clone();
+        let (app, io) = (app.clone(), io.clone());
         let every =
             (config.rooms.empty_grace / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
         tokio::spawn(async move {
@@ -174,7 +261,10 @@ pub async fn serve(
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                app.sweep(Instant::now());
+                app.sweep(Instant::now()).await;
+                for (user, left) in app.retry_leaves().await {
+                    signaling::tell_left(&io, user, &left).await;
+                }
                 limiter.sweep();
             }
         })

@@ -66,12 +66,15 @@ pub struct Metrics {
     rooms_created: AtomicU64,
     rooms_expired: AtomicU64,
     joins_ok: AtomicU64,
-    joins_failed: [AtomicU64; 6],
+    joins_failed: [AtomicU64; ErrorCode::ALL.len()],
     messages: [AtomicU64; 3],
     bytes: [AtomicU64; 3],
     deliveries: [AtomicU64; 3],
-    rejections: [AtomicU64; 6],
+    rejections: [AtomicU64; ErrorCode::ALL.len()],
     stun: [AtomicU64; 5],
+    /// 0: no Redis (gauge not shown); 1: Redis answers; 2: it does not.
+    redis: AtomicI64,
+    members_reaped: AtomicU64,
 }
 
 fn idx(code: ErrorCode) -> usize {
@@ -104,6 +107,15 @@ impl Metrics {
     /// `n` empty rooms expired.
     pub fn rooms_expired(&self, n: usize) {
         self.rooms_expired.fetch_add(n as u64, Relaxed);
+    }
+    /// Whether this node reaches Redis (multi-node servers only: the
+    /// `arena_redis_up` gauge appears once this is called).
+    pub fn set_redis_up(&self, up: bool) {
+        self.redis.store(if up { 1 } else { 2 }, Relaxed);
+    }
+    /// `n` members of a dead node were taken out of their rooms by this node.
+    pub fn members_reaped(&self, n: usize) {
+        self.members_reaped.fetch_add(n as u64, Relaxed);
     }
     /// A join succeeded.
     pub fn join_ok(&self) {
@@ -171,7 +183,23 @@ impl Metrics {
                 load(&self.rooms_expired),
             ),
         ];
-        for (name, kind, help, v) in single {
+        let redis = self.redis.load(Relaxed);
+        let cluster = [
+            (
+                "arena_redis_up",
+                "gauge",
+                "Whether this node reaches Redis (multi-node servers).",
+                i64::from(redis == 1).to_string(),
+            ),
+            (
+                "arena_members_reaped_total",
+                "counter",
+                "Members of dead nodes this node took out of their rooms.",
+                load(&self.members_reaped),
+            ),
+        ];
+        let cluster = cluster.into_iter().filter(|_| redis != 0);
+        for (name, kind, help, v) in single.into_iter().chain(cluster) {
             header(&mut o, name, kind, help);
             let _ = writeln!(o, "{name} {v}");
         }

@@ -43,6 +43,14 @@ impl Refusal {
         }
     }
 
+    /// The refusal of a node that cannot reach its room store (Redis).
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "the server cannot reach its room database; retry in a few seconds",
+        )
+    }
+
     /// The refusal of a server that holds its maximum number of rooms.
     pub fn too_many_rooms() -> Self {
         Self::new(

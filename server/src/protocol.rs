@@ -75,6 +75,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// The payload is not the documented JSON shape, or is too large.
     BadRequest,
+    /// The server cannot serve rooms now (a multi-node server lost its
+    /// Redis); retry in a few seconds, possibly on another node.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -87,17 +90,19 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unauthorized => "unauthorized",
             Self::BadRequest => "bad_request",
+            Self::Unavailable => "unavailable",
         }
     }
 
     /// Every code, in a fixed order (for metrics).
-    pub const ALL: [ErrorCode; 6] = [
+    pub const ALL: [ErrorCode; 7] = [
         Self::NotFound,
         Self::Full,
         Self::BadCode,
         Self::RateLimited,
         Self::Unauthorized,
         Self::BadRequest,
+        Self::Unavailable,
     ];
 }
 

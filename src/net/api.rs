@@ -156,6 +156,9 @@ pub enum RoomErrorKind {
     BadRequest,
     /// The server could not be reached or did not answer.
     Unreachable,
+    /// The server cannot serve rooms for now (a multi-node server lost its
+    /// Redis); retry in a few seconds.
+    Unavailable,
 }
 
 impl From<ErrorCode> for RoomErrorKind {
@@ -167,6 +170,7 @@ impl From<ErrorCode> for RoomErrorKind {
             ErrorCode::RateLimited => Self::RateLimited,
             ErrorCode::Unauthorized => Self::Unauthorized,
             ErrorCode::BadRequest => Self::BadRequest,
+            ErrorCode::Unavailable => Self::Unavailable,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::App;
@@ -26,13 +27,19 @@ pub(super) struct Conn {
     /// `stun:HOST:PORT` of the built-in STUN server as this client can reach
     /// it (the public host, else the host it connected to), if STUN is on.
     stun_url: Option<String>,
+    /// Held while the socket joins or leaves a room (one change at a time).
+    pub(super) room_changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub(super) type ConnRef = Arc<Conn>;
 
 impl Conn {
     /// The state of the connection `s`, which connected with `auth`.
-    pub(super) fn new(s: &SocketRef, app: &App, auth: Option<&serde_json::Value>) -> Self {
+    pub(super) fn new<A: Adapter>(
+        s: &SocketRef<A>,
+        app: &App,
+        auth: Option<&serde_json::Value>,
+    ) -> Self {
         let token_ok = match (&app.config.create_token, auth) {
             (Some(want), Some(v)) => v
                 .get("token")
@@ -45,12 +52,13 @@ impl Conn {
             ip: client_ip(s, app.config.trust_proxy),
             token_ok,
             stun_url: stun_url(s, app),
+            room_changes: Arc::default(),
         }
     }
 
     /// The `iceServers` this client is given: the built-in STUN server first,
     /// then the configured STUN and TURN servers (TURN with fresh credentials).
-    pub(super) fn ice_servers(&self, s: &SocketRef, app: &App) -> Vec<IceServer> {
+    pub(super) fn ice_servers<A: Adapter>(&self, s: &SocketRef<A>, app: &App) -> Vec<IceServer> {
         let c = &app.config;
         let stun: Vec<String> = self
             .stun_url
@@ -69,7 +77,7 @@ impl Conn {
     }
 }
 
-fn stun_url(s: &SocketRef, app: &App) -> Option<String> {
+fn stun_url<A: Adapter>(s: &SocketRef<A>, app: &App) -> Option<String> {
     let port = *app.stun_ports.first()?;
     let host = match &app.config.public_host {
         Some(h) => h.clone(),
@@ -83,7 +91,7 @@ fn stun_url(s: &SocketRef, app: &App) -> Option<String> {
     Some(format!("stun:{host}:{port}"))
 }
 
-fn client_ip(s: &SocketRef, trust_proxy: bool) -> Option<IpAddr> {
+fn client_ip<A: Adapter>(s: &SocketRef<A>, trust_proxy: bool) -> Option<IpAddr> {
     let parts = s.req_parts();
     if trust_proxy {
         let fwd = parts

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use socketioxide::adapter::LocalAdapter;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::Socket;
@@ -53,8 +53,8 @@ pub(super) fn or_default<T: DeserializeOwned + Default>(arg: Value) -> Result<T,
 }
 
 /// One event as it arrived, not yet checked.
-pub(super) struct Incoming {
-    s: SocketRef,
+pub(super) struct Incoming<A: Adapter> {
+    s: SocketRef<A>,
     app: Arc<App>,
     conn: ConnRef,
     /// Size of the raw packet (JSON and binary attachments).
@@ -71,10 +71,10 @@ pub(super) struct Incoming {
 #[error("socket has no server state or connection state")]
 pub(super) struct Unwired;
 
-impl FromMessageParts<LocalAdapter> for Incoming {
+impl<A: Adapter> FromMessageParts<A> for Incoming<A> {
     type Error = Unwired;
     fn from_message_parts(
-        s: &Arc<Socket<LocalAdapter>>,
+        s: &Arc<Socket<A>>,
         v: &mut RawValue,
         ack_id: &Option<i64>,
     ) -> Result<Self, Unwired> {
@@ -100,7 +100,7 @@ impl FromMessageParts<LocalAdapter> for Incoming {
     }
 }
 
-impl Incoming {
+impl<A: Adapter> Incoming<A> {
     /// Whether this server is core-only (no acks, no extensions).
     pub(super) fn core_only(&self) -> bool {
         self.app.config.core_only
@@ -108,7 +108,7 @@ impl Incoming {
 
     /// The guard for the event `R` (see [`check`]). A refusal goes to `ack`
     /// when given, else to `arena_error`; then `None`.
-    pub(super) fn admit<R: Request>(self, ack: Option<AckSender>) -> Option<(R, Cx)> {
+    pub(super) fn admit<R: Request>(self, ack: Option<AckSender<A>>) -> Option<(R, Cx<A>)> {
         let Incoming {
             s,
             app,
@@ -179,9 +179,9 @@ pub(super) fn check<R: Request>(
 }
 
 /// An event the guard let through: what its handler acts on and answers with.
-pub(super) struct Cx {
+pub(super) struct Cx<A: Adapter> {
     /// The sender.
-    pub s: SocketRef,
+    pub s: SocketRef<A>,
     /// The server.
     pub app: Arc<App>,
     /// The sender's connection state.
@@ -189,10 +189,10 @@ pub(super) struct Cx {
     /// Size of the raw packet.
     pub len: usize,
     event: &'static str,
-    ack: Option<AckSender>,
+    ack: Option<AckSender<A>>,
 }
 
-impl Cx {
+impl<A: Adapter> Cx<A> {
     /// Refuses the event: counted, then sent in the ack if there is one, else
     /// as `arena_error`.
     pub(super) fn refuse(self, r: Refusal) {

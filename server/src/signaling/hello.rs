@@ -3,6 +3,7 @@
 //! Owns the feature list and the hello ack; it changes no state.
 
 use serde_json::Value;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::AckSender;
 
 use super::guard::{Incoming, Request, or_default};
@@ -30,7 +31,7 @@ const FEATURES: [&str; 8] = [
     "self_id",
 ];
 
-pub(super) async fn on_hello(ev: Incoming, ack: AckSender) {
+pub(super) async fn on_hello<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>) {
     let Some((hello, cx)) = ev.admit::<Hello>(Some(ack)) else {
         return;
     };

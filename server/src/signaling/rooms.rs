@@ -1,15 +1,16 @@
 //! `create_room`, `join_room`, `leave_room` and disconnect: room membership.
 //!
 //! Applies what [`crate::policy`] decides (is the join tried, on which room,
-//! what a refusal says) and what [`crate::rooms`] answers (whom to notify),
-//! and mirrors membership into the Socket.IO rooms used by `broadcast`. It
-//! holds no rule of its own.
+//! what a refusal says) and what the room store answers (whom to notify),
+//! and mirrors membership into this node's Socket.IO rooms (see
+//! [`room_of`] and [`member_of`]). It holds no rule of its own.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::TryRngCore;
 use serde_json::Value;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, State};
 use socketioxide::socket::{DisconnectReason, Sid};
 
@@ -22,6 +23,20 @@ use crate::protocol::{
     UserJoined, UserLeft, events,
 };
 use crate::rooms::{Joined, Left, RoomError};
+use crate::store::StoreError;
+
+/// The Socket.IO room of game room `room`: every member, on every node
+/// (`broadcast`).
+pub(super) fn room_of(room: &str) -> String {
+    format!("room:{room}")
+}
+
+/// The Socket.IO room holding `user` while it is a member of `room`: a
+/// `signal` or `relay` to a socket on another node is addressed there, so it
+/// can only reach that socket while it is in the sender's room.
+pub(super) fn member_of(user: Sid, room: &str) -> String {
+    format!("member:{user}:{room}")
+}
 
 impl Request for CreateRoom {
     const EVENT: &'static str = events::CREATE_ROOM;
@@ -51,7 +66,7 @@ impl Request for LeaveRoom {
     }
 }
 
-pub(super) async fn on_create_room(ev: Incoming, ack: AckSender) {
+pub(super) async fn on_create_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>) {
     let Some((req, cx)) = ev.admit::<CreateRoom>(Some(ack)) else {
         return;
     };
@@ -70,27 +85,25 @@ pub(super) async fn on_create_room(ev: Incoming, ack: AckSender) {
             }
         };
         let code = RoomCode::from_bits(bits);
-        let (res, count) = {
-            let mut rooms = cx.app.rooms();
-            let res = rooms.create(code.as_str(), now);
-            (res, rooms.room_count())
-        };
-        match res {
+        match cx.app.store.create(code.as_str(), now).await {
             Ok(()) => {
                 cx.app.metrics.room_created();
-                cx.app.metrics.set_rooms(count);
                 tracing::info!(sid = %cx.s.id, room = %code, "room created");
                 let room_id = code.to_string();
                 return cx.answer(&CreateRoomAck { room_id });
             }
-            Err(RoomError::Exists) => continue,
-            Err(_) => break,
+            Err(StoreError::Room(RoomError::Exists)) => continue,
+            Err(StoreError::Unavailable(e)) => {
+                tracing::warn!("room not created: {e}");
+                return cx.refuse(Refusal::unavailable());
+            }
+            Err(StoreError::Room(_)) => break,
         }
     }
     cx.refuse(Refusal::too_many_rooms());
 }
 
-pub(super) async fn on_join_room(ev: Incoming, ack: AckSender) {
+pub(super) async fn on_join_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>) {
     // Core-only servers never ack; full servers answer in the ack when asked, else `arena_error`.
     let ack = (ev.has_ack && !ev.core_only()).then_some(ack);
     let Some((req, cx)) = ev.admit::<JoinRoom>(ack) else {
@@ -102,47 +115,55 @@ pub(super) async fn on_join_room(ev: Incoming, ack: AckSender) {
         Ok(p) => p,
         Err(r) => return cx.refuse(r),
     };
-    let joined = {
-        let mut rooms = cx.app.rooms();
-        let joined = if plan.create {
-            rooms.join_or_create(&plan.room, who, now)
-        } else {
-            rooms.join(&plan.room, who, now)
-        };
-        if let Ok(j) = &joined {
-            mirror_join(&cx.s, &plan.room, j);
-        }
-        cx.app.metrics.set_rooms(rooms.room_count());
-        joined
-    };
+    // One room change of this socket at a time, so the store and this
+    // node's Socket.IO rooms cannot disagree.
+    let turn = cx.conn.room_changes.clone();
+    let _turn = turn.lock().await;
+    // Addressable in the room before the store says it is in it: a member's
+    // first signals (sent once the others hear of it) must not race this.
+    cx.s.join(member_of(who, &plan.room));
+    let joined = cx.app.store.join(&plan.room, who, plan.create, now).await;
     match joined {
-        Ok(j) => deliver_join(cx, &plan.room, j),
+        Ok(j) => {
+            mirror_join(&cx.s, &cx.app, &plan.room, &j);
+            deliver_join(cx, &plan.room, j).await;
+        }
         Err(e) => {
-            let r = cx.app.joins().refused(who, ip, e, now);
+            if cx.app.local_room(who).as_deref() != Some(plan.room.as_str()) {
+                cx.s.leave(member_of(who, &plan.room));
+            }
+            let r = match e {
+                StoreError::Room(e) => cx.app.joins().refused(who, ip, e, now),
+                StoreError::Unavailable(e) => {
+                    tracing::warn!(sid = %who, "join not served: {e}");
+                    Refusal::unavailable()
+                }
+            };
             cx.refuse(r);
         }
     }
 }
 
-/// Mirrors a registry change into the socket's Socket.IO rooms (used for the
-/// `broadcast` fan-out). Called while the registry lock is held, so concurrent
-/// joins of one socket cannot leave the two views different.
-fn mirror_join(s: &SocketRef, room: &str, joined: &Joined<Sid>) {
+/// Mirrors a store change into this node's view: the socket's Socket.IO
+/// rooms (`broadcast` fan-out, addressing) and its entry among the node's
+/// members.
+fn mirror_join<A: Adapter>(s: &SocketRef<A>, app: &App, room: &str, joined: &Joined<Sid>) {
     if let Some(left) = &joined.left {
-        s.leave(left.room.clone());
+        s.leave(vec![room_of(&left.room), member_of(s.id, &left.room)]);
     }
-    s.join(room.to_owned());
+    s.join(vec![room_of(room), member_of(s.id, room)]);
+    app.local().insert(s.id, room.to_owned());
 }
 
-fn deliver_join(cx: Cx, room: &str, joined: Joined<Sid>) {
+async fn deliver_join<A: Adapter>(cx: Cx<A>, room: &str, joined: Joined<Sid>) {
     let s = &cx.s;
     cx.app.metrics.join_ok();
     if let Some(left) = &joined.left {
-        notify_left(s, left);
+        notify_left(s, s.id, left).await;
     }
     if !s.connected() {
         // Disconnected while joining: on_disconnect may have run before the join landed.
-        leave(s, &cx.app);
+        leave(s, &cx.app).await;
         return;
     }
     tracing::info!(sid = %s.id, room = %room, users = joined.users.len(), "joined");
@@ -157,17 +178,19 @@ fn deliver_join(cx: Cx, room: &str, joined: Joined<Sid>) {
         user_id: s.id.to_string(),
     };
     for &m in &joined.notify {
-        send_to(s, m, events::USER_JOINED, &msg);
+        send_to(s, m, events::USER_JOINED, &msg).await;
     }
     let ice_servers = cx.conn.ice_servers(s, &cx.app);
     cx.answer(&JoinRoomAck { users, ice_servers });
 }
 
-pub(super) async fn on_leave_room(ev: Incoming, ack: AckSender) {
+pub(super) async fn on_leave_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>) {
     let Some((LeaveRoom, cx)) = ev.admit::<LeaveRoom>(Some(ack)) else {
         return;
     };
-    let left = leave(&cx.s, &cx.app);
+    let turn = cx.conn.room_changes.clone();
+    let _turn = turn.lock().await;
+    let left = leave(&cx.s, &cx.app).await;
     if let Some(room) = &left {
         tracing::info!(sid = %cx.s.id, room = %room, "left");
     }
@@ -176,15 +199,21 @@ pub(super) async fn on_leave_room(ev: Incoming, ack: AckSender) {
     });
 }
 
-pub(super) async fn on_disconnect(
-    s: SocketRef,
+pub(super) async fn on_disconnect<A: Adapter>(
+    s: SocketRef<A>,
     State(app): State<Arc<App>>,
     reason: DisconnectReason,
 ) {
-    let left = leave(&s, &app);
+    let turn = s
+        .extensions
+        .get::<super::ConnRef>()
+        .map(|c| c.room_changes.clone());
+    let _turn = match &turn {
+        Some(t) => Some(t.lock().await),
+        None => None,
+    };
+    let left = leave(&s, &app).await;
     app.joins().forget(s.id);
-    let count = app.rooms().room_count();
-    app.metrics.set_rooms(count);
     app.metrics.disconnected();
     tracing::debug!(sid = %s.id, ?reason, "disconnected");
     if let Some(room) = left {
@@ -192,26 +221,35 @@ pub(super) async fn on_disconnect(
     }
 }
 
-/// Takes the socket out of its room (the registry and its Socket.IO room) and
-/// tells the others; the room it left, if any.
-fn leave(s: &SocketRef, app: &App) -> Option<String> {
-    let left = {
-        let mut rooms = app.rooms();
-        let left = rooms.leave(s.id, Instant::now());
-        if let Some(l) = &left {
-            s.leave(l.room.clone());
+/// Takes the socket out of its room (the store, and this node's view) and
+/// tells the others; the room it left, if any. If the store cannot be
+/// reached the leave is kept and tried again by the sweeper
+/// ([`App::sweep`]), so no seat stays taken by a socket that is gone.
+async fn leave<A: Adapter>(s: &SocketRef<A>, app: &App) -> Option<String> {
+    let mine = app.local().remove(&s.id);
+    if let Some(room) = &mine {
+        s.leave(vec![room_of(room), member_of(s.id, room)]);
+    }
+    match app.store.leave(s.id, Instant::now()).await {
+        Ok(Some(left)) => {
+            notify_left(s, s.id, &left).await;
+            Some(left.room)
         }
-        left
-    }?;
-    notify_left(s, &left);
-    Some(left.room)
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(sid = %s.id, "leave kept for later: {e}");
+            app.leave_later(s.id);
+            mine
+        }
+    }
 }
 
-fn notify_left(s: &SocketRef, left: &Left<Sid>) {
+/// Sends `user_left` for `user` to the members `left` names.
+pub(super) async fn notify_left<A: Adapter>(s: &SocketRef<A>, user: Sid, left: &Left<Sid>) {
     let msg = UserLeft {
-        user_id: s.id.to_string(),
+        user_id: user.to_string(),
     };
     for &m in &left.notify {
-        send_to(s, m, events::USER_LEFT, &msg);
+        send_to(s, m, events::USER_LEFT, &msg).await;
     }
 }

@@ -68,6 +68,25 @@ impl Server {
             .unwrap()
     }
 
+    /// GET `path`: the status code and the body.
+    pub async fn get_status(&self, path: &str) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(WAIT, s.read_to_string(&mut out))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
+        (status, body.unwrap_or_default())
+    }
+
     /// GET `path`, returns the body.
     pub async fn get(&self, path: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();

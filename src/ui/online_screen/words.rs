@@ -43,6 +43,11 @@ pub fn explain(kind: RoomErrorKind, message: &str, server: &str) -> String {
              file, or start with --create-token (ARENA_CREATE_TOKEN). The server said: {message}"
         ),
         RoomErrorKind::BadRequest => format!("The server refused the request: {message}"),
+        RoomErrorKind::Unavailable => {
+            "The server cannot serve rooms right now (its database is down): retry in a few \
+             seconds."
+                .to_owned()
+        }
         RoomErrorKind::Unreachable => format!(
             "Cannot reach the server at {server}. Is the host's game running? From another \
              machine, type the address the host's screen shows."
