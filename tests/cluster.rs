@@ -1,11 +1,11 @@
 //! The signaling tier as several nodes sharing one Redis, with real players:
 //! `arena server --redis` processes (so a node can be killed with SIGKILL),
-//! a real `redis-server`, nginx balancing across the nodes, and real
+//! a real `redis-server`, HAProxy balancing across the nodes, and real
 //! `arena bot` processes with real WebRTC on loopback. Nothing waits by
 //! sleeping: each step waits for the line a bot prints, and the checks read
 //! the bots' reports.
 //!
-//! Needs redis-server and nginx (installed by `scripts/test.sh`).
+//! Needs redis-server and haproxy (installed by `scripts/test.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../server/tests/common/redis.rs"]
@@ -82,110 +82,73 @@ impl Drop for Node {
     }
 }
 
-/// nginx in front of the nodes: round robin, WebSocket upgrade, and the next
-/// node when one refuses (what a deployment's load balancer does; see
-/// server/deploy/nginx-cluster.conf).
+/// HAProxy in front of the nodes, with the deploy kit's own configuration
+/// (server/deploy/haproxy.cfg): round robin, health checks on /healthz, the
+/// next node when one refuses. Here the second node is a backup, so the test
+/// knows whom the first node holds.
 struct Balancer {
     child: Child,
     url: String,
 }
 
 impl Balancer {
-    fn start(dir: &Path, nodes: &[&Node], backups: &[&Node]) -> Balancer {
-        let dir = dir.join("nginx");
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        let d = dir.display();
-        let upstream: String = nodes
-            .iter()
-            .map(|n| {
-                format!(
-                    "server 127.0.0.1:{} max_fails=1 fail_timeout=30s; ",
-                    n.port()
-                )
-            })
-            .chain(
-                backups
-                    .iter()
-                    .map(|n| format!("server 127.0.0.1:{} backup; ", n.port())),
-            )
-            .collect();
+    fn start(dir: &Path, main: &Node, backup: &Node) -> Balancer {
+        std::fs::create_dir_all(dir).unwrap();
+        let kit = concat!(env!("CARGO_MANIFEST_DIR"), "/server/deploy/haproxy.cfg");
+        let text = std::fs::read_to_string(kit).unwrap();
         for _ in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0")
                 .and_then(|l| l.local_addr())
                 .unwrap()
                 .port();
-            let conf = dir.join("nginx.conf");
-            std::fs::write(
-                &conf,
-                format!(
-                    "worker_processes 1;\n\
-                     pid {d}/nginx.pid;\n\
-                     error_log {d}/error.log notice;\n\
-                     events {{ worker_connections 1024; }}\n\
-                     http {{\n\
-                     access_log {d}/access.log;\n\
-                     client_body_temp_path {d}/tmp/body;\n\
-                     proxy_temp_path {d}/tmp/proxy;\n\
-                     fastcgi_temp_path {d}/tmp/fastcgi;\n\
-                     uwsgi_temp_path {d}/tmp/uwsgi;\n\
-                     scgi_temp_path {d}/tmp/scgi;\n\
-                     upstream arena {{ {upstream}}}\n\
-                     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
-                     server {{\n\
-                     listen 127.0.0.1:{port};\n\
-                     location / {{\n\
-                     proxy_pass http://arena;\n\
-                     proxy_http_version 1.1;\n\
-                     proxy_set_header Upgrade $http_upgrade;\n\
-                     proxy_set_header Connection $connection_upgrade;\n\
-                     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
-                     proxy_connect_timeout 1s;\n\
-                     proxy_read_timeout 1h;\n\
-                     proxy_next_upstream error timeout;\n\
-                     }}\n\
-                     }}\n\
-                     }}\n"
+            let mut conf = text.clone();
+            for (from, to) in [
+                // The test machine's open-files limit may be low.
+                ("maxconn 20000", "maxconn 1000".to_owned()),
+                ("bind :3536", format!("bind 127.0.0.1:{port}")),
+                (
+                    "127.0.0.1:3537 check",
+                    format!("127.0.0.1:{} check", main.port()),
                 ),
-            )
-            .unwrap();
-            let log = dir.join("error.log");
-            let _ = std::fs::remove_file(&log);
-            let mut child = Command::new("nginx")
-                .args(["-g", "daemon off;"])
-                .arg("-p")
-                .arg(&dir)
-                .arg("-e")
-                .arg(&log)
-                .arg("-c")
-                .arg(&conf)
+                (
+                    "127.0.0.1:3538 check",
+                    format!("127.0.0.1:{} backup check", backup.port()),
+                ),
+            ] {
+                assert!(conf.contains(from), "{kit} no longer has {from:?}");
+                conf = conf.replace(from, &to);
+            }
+            let path = dir.join("haproxy.cfg");
+            std::fs::write(&path, conf).unwrap();
+            let mut child = Command::new("haproxy")
+                .arg("-db")
+                .arg("-f")
+                .arg(&path)
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(dir.join("haproxy.log")).unwrap())
                 .spawn()
-                .expect("run nginx (scripts/test.sh installs it)");
-            // nginx has bound its port once it starts its worker (its log says so).
+                .expect("run haproxy (scripts/test.sh installs it)");
+            // Bound once it accepts a connection.
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                let text = std::fs::read_to_string(&log).unwrap_or_default();
-                if text.contains("start worker process ") {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     return Balancer {
                         child,
                         url: format!("http://127.0.0.1:{port}"),
                     };
                 }
-                if text.contains("Address already in use") {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break;
+                if let Some(status) = child.try_wait().unwrap() {
+                    let log = std::fs::read_to_string(dir.join("haproxy.log")).unwrap();
+                    if log.contains("cannot bind") || log.contains("Address already in use") {
+                        break;
+                    }
+                    panic!("haproxy exited ({status}):\n{log}");
                 }
-                let exited = child.try_wait().unwrap();
-                assert!(
-                    exited.is_none() && Instant::now() < deadline,
-                    "nginx did not start ({exited:?}):\n{text}"
-                );
+                assert!(Instant::now() < deadline, "haproxy did not bind {port}");
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        panic!("nginx found no free port in 5 tries");
+        panic!("haproxy found no free port in 5 tries");
     }
 }
 
@@ -308,7 +271,7 @@ fn a_killed_node_s_players_move_to_a_live_node_and_the_game_goes_on() {
     let mut n0 = Node::start(&redis, &dir, "node0");
     let n1 = Node::start(&redis, &dir, "node1");
     // node1 is the balancer's backup here, so the test knows who is on node0.
-    let lb = Balancer::start(&dir, &[&n0], &[&n1]);
+    let lb = Balancer::start(&dir, &n0, &n1);
     let test = "failover";
     let events = ["--events", "200", "--events-after-peers", "3"];
     let mut a = spawn_bot(

@@ -12,9 +12,19 @@
 //! Each payload is 30 bytes (40 base64 characters) carrying the send time, so
 //! latency is end to end: client → server → client, in one process clock.
 //!
+//! With `--nodes N` (N > 1) it starts a real `redis-server` (on a free port,
+//! no persistence) and N server processes sharing it (`--redis`); client `i`
+//! connects to node `i % N`, so every room spreads over the nodes, and each
+//! latency is counted as cross-node or same-node from the sender's index
+//! carried in the payload. CPU is then the sum of the nodes, Redis apart.
+//!
 //! Run: `cargo bench -p arena-server --bench load -- [--clients N] [--idle M]
-//! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast]`
-//! (env: `LOAD_CLIENTS`, `LOAD_IDLE`, `LOAD_SECS`, `LOAD_RATE`, `LOAD_ROOM`, `LOAD_MODE`).
+//! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast] [--nodes N]`
+//! (env: `LOAD_CLIENTS`, `LOAD_IDLE`, `LOAD_SECS`, `LOAD_RATE`, `LOAD_ROOM`,
+//! `LOAD_MODE`, `LOAD_NODES`).
+
+#[path = "../tests/common/redis.rs"]
+mod redis_server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,6 +49,7 @@ struct Opts {
     rate: f64,
     room: usize,
     broadcast: bool,
+    nodes: usize,
 }
 
 impl Opts {
@@ -51,6 +62,7 @@ impl Opts {
             rate: env("LOAD_RATE", "20").parse()?,
             room: env("LOAD_ROOM", "8").parse()?,
             broadcast: env("LOAD_MODE", "relay") == "broadcast",
+            nodes: env("LOAD_NODES", "1").parse()?,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -63,6 +75,7 @@ impl Opts {
                 "--rate" => o.rate = val.parse()?,
                 "--room" => o.room = val.parse()?,
                 "--mode" => o.broadcast = val == "broadcast",
+                "--nodes" => o.nodes = val.parse()?,
                 _ => {
                     i += 1; // `--bench` and friends from cargo
                     continue;
@@ -71,7 +84,7 @@ impl Opts {
             i += 2;
         }
         ensure!(
-            o.room >= 2 && o.clients >= o.room && o.rate > 0.0,
+            o.room >= 2 && o.clients >= o.room && o.rate > 0.0 && o.nodes >= 1,
             "bad options {o:?}"
         );
         Ok(o)
@@ -94,18 +107,23 @@ struct Server {
     pid: u32,
 }
 
-async fn spawn_server() -> Result<Server> {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"))
-        .args([
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--max-rooms",
-            "100000",
-            "--stun-port",
-            "0",
-        ])
+/// One server process; a node of a multi-node server when `redis` is given.
+async fn spawn_server(redis: Option<&str>) -> Result<Server> {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"));
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--max-rooms",
+        "100000",
+        "--stun-port",
+        "0",
+    ]);
+    if let Some(url) = redis {
+        cmd.args(["--redis", url]);
+    }
+    let mut child = cmd
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -208,11 +226,13 @@ async fn join_room(ws: &mut Ws, code: &str) -> Result<()> {
     Ok(())
 }
 
-async fn connect_many(addr: SocketAddr, n: usize) -> Result<Vec<(Ws, String)>> {
+/// `n` connections, the `i`th to `addrs[i % addrs.len()]`.
+async fn connect_many(addrs: &[SocketAddr], n: usize) -> Result<Vec<(Ws, String)>> {
     let sem = Arc::new(Semaphore::new(64));
     let mut tasks = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n {
         let sem = sem.clone();
+        let addr = addrs[i % addrs.len()];
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await?;
             connect(addr).await
@@ -229,7 +249,10 @@ async fn connect_many(addr: SocketAddr, n: usize) -> Result<Vec<(Ws, String)>> {
 struct ClientReport {
     sent: u64,
     received: u64,
+    /// Latencies of messages from a client on the same node.
     latencies_us: Vec<u32>,
+    /// Latencies of messages from a client on another node.
+    cross_us: Vec<u32>,
 }
 
 /// One relaying client: sends at `rate` until `stop`, records latencies of
@@ -244,6 +267,7 @@ async fn relay_client(
     stop: Instant,
     rate: f64,
     broadcast: bool,
+    nodes: usize,
 ) -> Result<ClientReport> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let period = Duration::from_secs_f64(1.0 / rate);
@@ -288,16 +312,23 @@ async fn relay_client(
                 let rest = &m[start + 8..];
                 let Some(end) = rest.find('"') else { continue };
                 let Ok(bytes) = b64.decode(&rest[..end]) else { continue };
-                if bytes.len() < 8 {
+                if bytes.len() < 16 {
                     continue;
                 }
                 let mut ts = [0u8; 8];
                 ts.copy_from_slice(&bytes[..8]);
                 let sent_at = epoch + Duration::from_nanos(u64::from_le_bytes(ts));
+                let mut from_idx = [0u8; 8];
+                from_idx.copy_from_slice(&bytes[8..16]);
+                let cross = u64::from_le_bytes(from_idx) as usize % nodes != idx % nodes;
                 rep.received += 1;
                 if sent_at >= from && sent_at < stop {
-                    let us = sent_at.elapsed().as_micros();
-                    rep.latencies_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+                    let us = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    if cross {
+                        rep.cross_us.push(us);
+                    } else {
+                        rep.latencies_us.push(us);
+                    }
                 }
             }
         }
@@ -315,20 +346,31 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 async fn bench(opts: Opts) -> Result<()> {
-    let server = spawn_server().await?;
-    let addr = server.addr;
-    println!(
-        "arena-server pid {} on {addr}; options {opts:?}",
-        server.pid
-    );
+    // Several nodes share one real redis-server; one node runs without it.
+    let redis = if opts.nodes > 1 {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("load-redis");
+        Some(redis_server::Redis::start(&dir))
+    } else {
+        None
+    };
+    let url = redis.as_ref().map(redis_server::Redis::url);
+    let mut servers = Vec::new();
+    for _ in 0..opts.nodes {
+        servers.push(spawn_server(url.as_deref()).await?);
+    }
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
+    let redis_pid = redis.as_ref().map(redis_server::Redis::pid);
+    println!("arena-server pids {pids:?} on {addrs:?}; Redis pid {redis_pid:?}; options {opts:?}");
 
-    // Phase 1: idle connections.
-    let rss0 = rss_kb(server.pid)?;
+    // Phase 1: idle connections (on the first node).
+    let pid = pids[0];
+    let rss0 = rss_kb(pid)?;
     let t = Instant::now();
-    let idle = connect_many(addr, opts.idle).await?;
+    let idle = connect_many(&addrs[..1], opts.idle).await?;
     let connect_time = t.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await; // let allocations settle
-    let rss1 = rss_kb(server.pid)?;
+    let rss1 = rss_kb(pid)?;
     let per_idle = (rss1.saturating_sub(rss0)) as f64 / opts.idle.max(1) as f64;
     println!(
         "idle: {} connections in {:.2} s; server RSS {rss0} KB -> {rss1} KB = {per_idle:.1} KB per idle connection",
@@ -337,8 +379,8 @@ async fn bench(opts: Opts) -> Result<()> {
     );
     drop(idle);
 
-    // Phase 2: relaying clients in rooms.
-    let mut conns = connect_many(addr, opts.clients).await?;
+    // Phase 2: relaying clients in rooms, spread over the nodes.
+    let mut conns = connect_many(&addrs, opts.clients).await?;
     let mut rooms: Vec<Vec<usize>> = Vec::new();
     for start in (0..opts.clients).step_by(opts.room) {
         let end = (start + opts.room).min(opts.clients);
@@ -392,19 +434,25 @@ async fn bench(opts: Opts) -> Result<()> {
             stop,
             opts.rate,
             opts.broadcast,
+            opts.nodes,
         )));
     }
+    let cpu_of =
+        |pids: &[u32]| -> Result<u64> { pids.iter().map(|&p| cpu_ticks(p)).sum::<Result<u64>>() };
+    let redis_pids: Vec<u32> = redis_pid.into_iter().collect();
     tokio::time::sleep_until(from.into()).await;
-    let cpu0 = cpu_ticks(server.pid)?;
+    let cpu0 = cpu_of(&pids)?;
+    let redis0 = cpu_of(&redis_pids)?;
     let own0 = cpu_ticks(std::process::id())?;
     let wall0 = Instant::now();
     tokio::time::sleep_until(stop.into()).await;
-    let cpu1 = cpu_ticks(server.pid)?;
+    let cpu1 = cpu_of(&pids)?;
+    let redis1 = cpu_of(&redis_pids)?;
     let own1 = cpu_ticks(std::process::id())?;
     let window = wall0.elapsed().as_secs_f64();
-    let rss_load = rss_kb(server.pid)?;
+    let rss_load: u64 = pids.iter().map(|&p| rss_kb(p)).sum::<Result<u64>>()?;
 
-    let mut lat = Vec::new();
+    let (mut lat, mut cross) = (Vec::new(), Vec::new());
     let (mut sent, mut received) = (0u64, 0u64);
     let mut failed = 0usize;
     for t in tasks {
@@ -413,6 +461,7 @@ async fn bench(opts: Opts) -> Result<()> {
                 sent += r.sent;
                 received += r.received;
                 lat.extend(r.latencies_us);
+                cross.extend(r.cross_us);
             }
             Err(e) => {
                 failed += 1;
@@ -420,19 +469,32 @@ async fn bench(opts: Opts) -> Result<()> {
             }
         }
     }
+    let mut all: Vec<u32> = lat.iter().chain(&cross).copied().collect();
+    all.sort_unstable();
     lat.sort_unstable();
+    cross.sort_unstable();
     let total_secs = (warmup + Duration::from_secs(opts.secs)).as_secs_f64();
     let ticks_per_sec = 100.0; // USER_HZ on Linux
-    let cpu = (cpu1 - cpu0) as f64 / ticks_per_sec / window * 100.0;
-    let own_cpu = (own1 - own0) as f64 / ticks_per_sec / window * 100.0;
+    let pct = |a: u64, b: u64| (b - a) as f64 / ticks_per_sec / window * 100.0;
+    let (cpu, redis_cpu, own_cpu) = (pct(cpu0, cpu1), pct(redis0, redis1), pct(own0, own1));
     let mode = if opts.broadcast {
         "broadcast (to the 7 others)"
     } else {
         "relay (to one peer)"
     };
+    let split = |v: &[u32]| {
+        format!(
+            "{} samples: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            v.len(),
+            percentile(v, 0.50),
+            percentile(v, 0.99),
+            percentile(v, 1.0)
+        )
+    };
     println!();
     println!("| metric | value |");
     println!("|---|---|");
+    println!("| server nodes | {} |", opts.nodes);
     println!(
         "| relaying clients | {active} in {} rooms of {} ({failed} failed) |",
         rooms.len(),
@@ -445,19 +507,25 @@ async fn bench(opts: Opts) -> Result<()> {
         "| messages delivered / s | {:.0} |",
         received as f64 / total_secs
     );
-    println!("| latency samples | {} |", lat.len());
-    println!("| latency p50 | {:.2} ms |", percentile(&lat, 0.50));
-    println!("| latency p90 | {:.2} ms |", percentile(&lat, 0.90));
-    println!("| latency p99 | {:.2} ms |", percentile(&lat, 0.99));
-    println!("| latency p99.9 | {:.2} ms |", percentile(&lat, 0.999));
-    println!("| latency max | {:.2} ms |", percentile(&lat, 1.0));
-    println!("| server CPU during window | {cpu:.0} % of one core |");
+    println!("| latency samples | {} |", all.len());
+    println!("| latency p50 | {:.2} ms |", percentile(&all, 0.50));
+    println!("| latency p90 | {:.2} ms |", percentile(&all, 0.90));
+    println!("| latency p99 | {:.2} ms |", percentile(&all, 0.99));
+    println!("| latency p99.9 | {:.2} ms |", percentile(&all, 0.999));
+    println!("| latency max | {:.2} ms |", percentile(&all, 1.0));
+    if opts.nodes > 1 {
+        println!("| cross-node | {} |", split(&cross));
+        println!("| same-node | {} |", split(&lat));
+        println!("| Redis CPU during window | {redis_cpu:.0} % of one core |");
+    }
+    println!("| server CPU during window (all nodes) | {cpu:.0} % of one core |");
     println!("| load generator CPU (this process) | {own_cpu:.0} % of one core |");
-    println!("| server RSS under load | {rss_load} KB |");
+    println!("| server RSS under load (all nodes) | {rss_load} KB |");
     println!("| idle connections | {} |", opts.idle);
     println!("| server RSS idle: before -> after | {rss0} KB -> {rss1} KB |");
     println!("| RSS per idle connection | {per_idle:.1} KB |");
-    drop(server);
+    drop(servers);
+    drop(redis);
     Ok(())
 }
 

@@ -6,8 +6,8 @@
 //! [`crate::rooms`] (the same contract tests run against both stores); time
 //! is Redis's own `TIME`, one clock for every node.
 //!
-//! Keys (standalone Redis or Sentinel; the scripts touch keys they compute,
-//! so Redis Cluster is not supported):
+//! Keys (one standalone Redis: the scripts touch keys they compute, so Redis
+//! Cluster is not supported):
 //! - `arena:rooms` — sorted set of room codes; score `-1` while occupied,
 //!   else the millisecond the empty room expires;
 //! - `arena:room:{code}` — list of member socket ids, in join order;
@@ -15,11 +15,12 @@
 //! - `arena:nodes` — set of live node ids; `arena:node:{id}` — a node's
 //!   heartbeat, a key with a TTL; `arena:node:{id}:users` — its members.
 //!
-//! A node's [`RedisStore::beat`] renews its heartbeat and names the nodes whose heartbeat lapsed; [`RedisStore::reap`] takes a
-//! dead node's members out of their rooms, once (the first node to claim it
-//! does it). A beat that finds this node missing from `arena:nodes` (Redis
-//! restarted empty, or the node was reaped while cut off) tells the caller to
-//! write its members back ([`RedisStore::restore`]).
+//! A node's [`RedisStore::beat`] renews its heartbeat and names the nodes
+//! whose heartbeat lapsed; [`RedisStore::reap`] takes a dead node's members
+//! out of their rooms, once (the first node to claim it does it). A beat
+//! that finds this node missing from `arena:nodes` (Redis restarted empty,
+//! or the node was reaped while cut off) tells the caller to write its
+//! members back ([`RedisStore::restore`]).
 
 use std::collections::HashMap;
 use std::str::FromStr;
