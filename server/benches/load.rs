@@ -136,6 +136,12 @@ async fn spawn_server(redis: Option<&str>) -> Result<Server> {
         .await
         .context("server did not start")??
         .context("server exited")?;
+    // The rest of its output (warnings) goes to our stderr, marked.
+    tokio::spawn(async move {
+        while let Ok(Some(l)) = lines.next_line().await {
+            eprintln!("server {pid}: {l}");
+        }
+    });
     let addr: SocketAddr = line
         .strip_prefix("listening on ")
         .and_then(|rest| rest.split_whitespace().next())

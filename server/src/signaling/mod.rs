@@ -18,10 +18,11 @@ mod hello;
 mod relay;
 mod rooms;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use socketioxide::SocketIo;
@@ -56,7 +57,18 @@ pub(crate) struct App {
     /// Sockets gone while the store was unreachable: their leave is tried
     /// again by [`App::retry_leaves`].
     orphans: Mutex<Vec<Sid>>,
+    /// Sockets of other nodes this node relays to, as the adapter described
+    /// them (a `RemoteSocket` of the server's adapter type, which names the
+    /// node), with when they were found.
+    remote: Mutex<HashMap<Sid, Found>>,
 }
+
+/// A socket of another node as the adapter described it, and when.
+type Found = (Arc<dyn Any + Send + Sync>, Instant);
+
+/// How long a found socket of another node is used before it is looked up
+/// again (it may have reconnected elsewhere).
+const REMOTE_TTL: Duration = Duration::from_secs(10);
 
 impl App {
     pub(crate) fn new(
@@ -75,6 +87,7 @@ impl App {
             local: Mutex::new(HashMap::new()),
             health,
             orphans: Mutex::new(Vec::new()),
+            remote: Mutex::new(HashMap::new()),
         }
     }
 
@@ -96,6 +109,37 @@ impl App {
     /// This node's members and their rooms.
     pub(crate) fn members(&self) -> Vec<(Sid, String)> {
         self.local().iter().map(|(s, r)| (*s, r.clone())).collect()
+    }
+
+    fn remote(&self) -> MutexGuard<'_, HashMap<Sid, Found>> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The socket `user` of another node as last found, if still fresh.
+    fn remote_socket<T: Any + Send + Sync>(&self, user: Sid) -> Option<Arc<T>> {
+        let (socket, at) = self.remote().get(&user).cloned()?;
+        (at.elapsed() < REMOTE_TTL)
+            .then(|| socket.downcast::<T>().ok())
+            .flatten()
+    }
+
+    /// Keeps the socket `user` of another node, as found.
+    fn keep_remote_socket<T: Any + Send + Sync>(&self, user: Sid, socket: Arc<T>) {
+        let mut remote = self.remote();
+        remote.retain(|_, (_, at)| at.elapsed() < REMOTE_TTL);
+        remote.insert(user, (socket, Instant::now()));
+    }
+
+    /// Forgets the socket `user` of another node (an emit to it failed).
+    fn forget_remote_socket(&self, user: Sid) {
+        self.remote().remove(&user);
+    }
+
+    /// Sets the room gauge from the store (after a change of rooms).
+    async fn count_rooms(&self) {
+        if let Ok(n) = self.store.count().await {
+            self.metrics.set_rooms(n);
+        }
     }
 
     /// Keeps the leave of `user` (gone while the store was unreachable) to be

@@ -3,10 +3,10 @@
 //! Owns the payload checks of forwarded messages (a `signal` is an offer,
 //! answer or candidate; game `data` is padded base64) and the traffic
 //! counters. A sender may address members of its own room (and a `signal`,
-//! itself): a socket on this node is checked against this node's members,
-//! one on another node against the store, and is then addressed through the
-//! Socket.IO room that holds it only while it is in the sender's room
-//! ([`super::rooms::member_of`]). It never looks inside game data.
+//! itself): a socket on this node is checked against this node's members and
+//! emitted to directly; one on another node is checked against the store and
+//! emitted to through the adapter, addressed to its node alone. It never
+//! looks inside game data.
 
 use std::str::FromStr;
 
@@ -14,11 +14,11 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
-use socketioxide::socket::Sid;
+use socketioxide::socket::{RemoteSocket, Sid};
 
 use super::App;
 use super::guard::{Cx, Incoming, Request, required};
-use super::rooms::{member_of, room_of};
+use super::rooms::room_of;
 use crate::limits::Class;
 use crate::metrics::Traffic;
 use crate::policy::Refusal;
@@ -64,36 +64,87 @@ fn with_game_data<T: DeserializeOwned>(arg: Value, data: fn(&T) -> &str) -> Resu
     }
 }
 
+/// Where a `signal` or `relay` goes.
+enum Target {
+    /// A socket on this node (or the sender itself): emitted to directly.
+    Here(Sid),
+    /// A member of the sender's room connected to another node.
+    Elsewhere(Sid),
+}
+
 /// Where a `signal` or `relay` from `from` to `target` goes, if the sender
-/// may address it: the target and the room they share.
+/// may address it (both in one room; itself only when `to_self`).
 async fn resolve_target(
     app: &App,
     from: Sid,
     target: &str,
     to_self: bool,
-) -> Result<(Sid, String), Refusal> {
+) -> Result<Target, Refusal> {
     let sid = Sid::from_str(target)
         .map_err(|_| Refusal::new(ErrorCode::BadRequest, "targetId is not a socket id"))?;
     let not_in_room = || Refusal::new(ErrorCode::NotFound, "target is not in your room");
-    let room = app.local_room(from).ok_or_else(not_in_room)?;
-    if sid == from {
-        return if to_self {
-            Ok((sid, room))
-        } else {
-            Err(not_in_room())
+    // This node's members: one lock, no allocation when the target is here.
+    let room = {
+        let local = app.local();
+        let Some(room) = local.get(&from) else {
+            return Err(not_in_room());
         };
-    }
-    let theirs = match app.local_room(sid) {
-        Some(r) => Some(r),
-        None => app.store.room_of(sid).await.map_err(|e| {
-            tracing::debug!("target not resolved: {e}");
-            Refusal::unavailable()
-        })?,
+        if sid == from {
+            return if to_self {
+                Ok(Target::Here(sid))
+            } else {
+                Err(not_in_room())
+            };
+        }
+        match local.get(&sid) {
+            Some(theirs) if theirs == room => return Ok(Target::Here(sid)),
+            Some(_) => return Err(not_in_room()),
+            None => room.clone(),
+        }
     };
+    let theirs = app.store.room_of(sid).await.map_err(|e| {
+        tracing::debug!("target not resolved: {e}");
+        Refusal::unavailable()
+    })?;
     if theirs.as_deref() != Some(room.as_str()) {
         return Err(not_in_room());
     }
-    Ok((sid, room))
+    Ok(Target::Elsewhere(sid))
+}
+
+/// Emits to `to`, a socket on another node, through the adapter. The first
+/// time, the adapter is asked where `to` is (`fetch_sockets`); the answer
+/// names its node, so this and the next emits are published to that node
+/// alone instead of every node (`App::remote_socket`).
+async fn emit_remote<A: Adapter, T: serde::Serialize>(
+    cx: &Cx<A>,
+    to: Sid,
+    event: &'static str,
+    fwd: &T,
+) -> bool {
+    let socket = match cx.app.remote_socket::<RemoteSocket<A>>(to) {
+        Some(s) => s,
+        None => match cx.s.within(to.to_string()).fetch_sockets().await {
+            Ok(mut found) if !found.is_empty() => {
+                let s = std::sync::Arc::new(found.swap_remove(0));
+                cx.app.keep_remote_socket(to, s.clone());
+                s
+            }
+            Ok(_) => return false,
+            Err(e) => {
+                tracing::debug!(to = %to, "cannot find the socket: {e}");
+                return false;
+            }
+        },
+    };
+    match socket.emit(event, fwd).await {
+        Ok(()) => true,
+        Err(e) => {
+            cx.app.forget_remote_socket(to);
+            tracing::debug!(to = %to, event, "forward failed: {e}");
+            false
+        }
+    }
 }
 
 /// Sends `fwd` (a `signal` or `relay`) to `target` in the sender's room and
@@ -111,24 +162,18 @@ async fn forward<A: Adapter, T: serde::Serialize>(
         Traffic::Relay => (events::RELAY, false),
         Traffic::Broadcast => (events::BROADCAST, false),
     };
-    let (to, room) = match resolve_target(&cx.app, cx.s.id, target, to_self).await {
+    let target = match resolve_target(&cx.app, cx.s.id, target, to_self).await {
         Ok(t) => t,
         Err(r) => return cx.refuse(r),
     };
-    let local = if to == cx.s.id {
-        Some(cx.s.clone())
-    } else {
-        cx.s.broadcast().get_socket(to)
-    };
-    let delivered = match local {
-        Some(t) => t.emit(event, fwd).is_ok(),
-        None => match cx.s.to(member_of(to, &room)).emit(event, fwd).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::debug!(to = %to, event, "forward failed: {e}");
-                false
-            }
-        },
+    let delivered = match target {
+        Target::Here(to) if to == cx.s.id => cx.s.emit(event, fwd).is_ok(),
+        Target::Here(to) => {
+            cx.s.broadcast()
+                .get_socket(to)
+                .is_some_and(|t| t.emit(event, fwd).is_ok())
+        }
+        Target::Elsewhere(to) => emit_remote(&cx, to, event, fwd).await,
     };
     cx.app
         .metrics

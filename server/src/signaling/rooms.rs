@@ -2,8 +2,9 @@
 //!
 //! Applies what [`crate::policy`] decides (is the join tried, on which room,
 //! what a refusal says) and what the room store answers (whom to notify),
-//! and mirrors membership into this node's Socket.IO rooms (see
-//! [`room_of`] and [`member_of`]). It holds no rule of its own.
+//! and mirrors membership into this node's view (its members, and the
+//! Socket.IO room of each game room: [`room_of`]). It holds no rule of its
+//! own.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,13 +30,6 @@ use crate::store::StoreError;
 /// (`broadcast`).
 pub(super) fn room_of(room: &str) -> String {
     format!("room:{room}")
-}
-
-/// The Socket.IO room holding `user` while it is a member of `room`: a
-/// `signal` or `relay` to a socket on another node is addressed there, so it
-/// can only reach that socket while it is in the sender's room.
-pub(super) fn member_of(user: Sid, room: &str) -> String {
-    format!("member:{user}:{room}")
 }
 
 impl Request for CreateRoom {
@@ -88,6 +82,7 @@ pub(super) async fn on_create_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A
         match cx.app.store.create(code.as_str(), now).await {
             Ok(()) => {
                 cx.app.metrics.room_created();
+                cx.app.count_rooms().await;
                 tracing::info!(sid = %cx.s.id, room = %code, "room created");
                 let room_id = code.to_string();
                 return cx.answer(&CreateRoomAck { room_id });
@@ -119,19 +114,14 @@ pub(super) async fn on_join_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>)
     // node's Socket.IO rooms cannot disagree.
     let turn = cx.conn.room_changes.clone();
     let _turn = turn.lock().await;
-    // Addressable in the room before the store says it is in it: a member's
-    // first signals (sent once the others hear of it) must not race this.
-    cx.s.join(member_of(who, &plan.room));
     let joined = cx.app.store.join(&plan.room, who, plan.create, now).await;
     match joined {
         Ok(j) => {
             mirror_join(&cx.s, &cx.app, &plan.room, &j);
+            cx.app.count_rooms().await;
             deliver_join(cx, &plan.room, j).await;
         }
         Err(e) => {
-            if cx.app.local_room(who).as_deref() != Some(plan.room.as_str()) {
-                cx.s.leave(member_of(who, &plan.room));
-            }
             let r = match e {
                 StoreError::Room(e) => cx.app.joins().refused(who, ip, e, now),
                 StoreError::Unavailable(e) => {
@@ -145,13 +135,13 @@ pub(super) async fn on_join_room<A: Adapter>(ev: Incoming<A>, ack: AckSender<A>)
 }
 
 /// Mirrors a store change into this node's view: the socket's Socket.IO
-/// rooms (`broadcast` fan-out, addressing) and its entry among the node's
-/// members.
+/// room (`broadcast` fan-out) and its entry among the node's members (whom a
+/// `signal` or `relay` may address).
 fn mirror_join<A: Adapter>(s: &SocketRef<A>, app: &App, room: &str, joined: &Joined<Sid>) {
     if let Some(left) = &joined.left {
-        s.leave(vec![room_of(&left.room), member_of(s.id, &left.room)]);
+        s.leave(room_of(&left.room));
     }
-    s.join(vec![room_of(room), member_of(s.id, room)]);
+    s.join(room_of(room));
     app.local().insert(s.id, room.to_owned());
 }
 
@@ -214,6 +204,7 @@ pub(super) async fn on_disconnect<A: Adapter>(
     };
     let left = leave(&s, &app).await;
     app.joins().forget(s.id);
+    app.count_rooms().await;
     app.metrics.disconnected();
     tracing::debug!(sid = %s.id, ?reason, "disconnected");
     if let Some(room) = left {
@@ -228,7 +219,7 @@ pub(super) async fn on_disconnect<A: Adapter>(
 async fn leave<A: Adapter>(s: &SocketRef<A>, app: &App) -> Option<String> {
     let mine = app.local().remove(&s.id);
     if let Some(room) = &mine {
-        s.leave(vec![room_of(room), member_of(s.id, room)]);
+        s.leave(room_of(room));
     }
     match app.store.leave(s.id, Instant::now()).await {
         Ok(Some(left)) => {

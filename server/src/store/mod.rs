@@ -67,6 +67,8 @@ pub trait RoomStore: Send + Sync {
     fn room_of(&self, user: Sid) -> StoreFuture<'_, Option<String>>;
     /// The members of room `id`, in join order (empty for no room).
     fn members<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Vec<Sid>>;
+    /// Rooms (occupied or within their grace period), on every node.
+    fn count(&self) -> StoreFuture<'_, usize>;
     /// Expires empty rooms past their grace period.
     fn sweep(&self, now: Instant) -> StoreFuture<'_, Swept>;
 }
@@ -132,6 +134,10 @@ impl RoomStore for MemoryStore {
             .members(id)
             .map(<[Sid]>::to_vec)
             .unwrap_or_default()))
+    }
+
+    fn count(&self) -> StoreFuture<'_, usize> {
+        ready(Ok(self.rooms().room_count()))
     }
 
     fn sweep(&self, now: Instant) -> StoreFuture<'_, Swept> {

@@ -466,6 +466,13 @@ impl RoomStore for RedisStore {
         })
     }
 
+    fn count(&self) -> StoreFuture<'_, usize> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            conn.zcard("arena:rooms").await.map_err(unavailable)
+        })
+    }
+
     fn sweep(&self, _now: Instant) -> StoreFuture<'_, Swept> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
