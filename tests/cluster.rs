@@ -179,6 +179,17 @@ fn peer<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no peer {name} in {report:#}"))
 }
 
+/// A Redis and `n` nodes on it for `test`, and the nodes' URLs.
+fn cluster(test: &str, n: usize) -> (Redis, Vec<Node>, Vec<String>) {
+    let dir = tmp(test);
+    let redis = Redis::start(&dir.join("redis"));
+    let nodes: Vec<Node> = (0..n)
+        .map(|i| Node::start(&redis, &dir, &format!("node{i}")))
+        .collect();
+    let urls = nodes.iter().map(|n| n.url.clone()).collect();
+    (redis, nodes, urls)
+}
+
 /// `n` bots in one room, bot `i` connected to `urls[i % urls.len()]`; the
 /// first creates the room.
 fn room(test: &str, urls: &[String], n: usize, args: &[&str], duration: f64) -> Vec<Bot> {
@@ -208,12 +219,7 @@ fn room(test: &str, urls: &[String], n: usize, args: &[&str], duration: f64) -> 
 /// in order.
 #[test]
 fn players_on_three_nodes_form_one_room_and_a_full_mesh() {
-    let dir = tmp("mesh");
-    let redis = Redis::start(&dir.join("redis"));
-    let nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(&redis, &dir, &format!("node{i}")))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let (_redis, _nodes, urls) = cluster("mesh", 3);
     let args = ["--events", "50", "--events-after-peers", "5"];
     let bots = room("mesh", &urls, 6, &args, 9.0);
     let mut links = 0;
@@ -233,12 +239,7 @@ fn players_on_three_nodes_form_one_room_and_a_full_mesh() {
 /// nodes through the server's relay, exactly once, in order.
 #[test]
 fn signaling_only_players_on_three_nodes_relay_across_nodes() {
-    let dir = tmp("relay");
-    let redis = Redis::start(&dir.join("redis"));
-    let nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(&redis, &dir, &format!("node{i}")))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let (_redis, _nodes, urls) = cluster("relay", 3);
     let args = [
         "--mode",
         "signaling",
@@ -435,12 +436,7 @@ fn reaped(node: &Node) -> u64 {
 /// the players already there.
 #[test]
 fn a_redis_restart_mid_game_leaves_the_game_going() {
-    let dir = tmp("redis-restart");
-    let mut redis = Redis::start(&dir.join("redis"));
-    let nodes: Vec<Node> = (0..2)
-        .map(|i| Node::start(&redis, &dir, &format!("node{i}")))
-        .collect();
-    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let (mut redis, nodes, urls) = cluster("redis-restart", 2);
     let mut bots = room("redis-restart", &urls, 2, &[], 12.0);
     let code = bots[0]
         .seen

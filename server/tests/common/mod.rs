@@ -87,20 +87,11 @@ impl Server {
         (status, body.unwrap_or_default())
     }
 
-    /// GET `path`, returns the body.
+    /// GET `path`, returns the body (the status must be 200).
     pub async fn get(&self, path: &str) -> String {
-        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(out.starts_with("HTTP/1.1 200"), "GET {path}: {out}");
-        out.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default()
+        let (status, body) = self.get_status(path).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 }
 

@@ -21,6 +21,9 @@ const PROBE_WAIT: f64 = 1.5;
 const PROBE_PREFIX: &str = "arena-probe-";
 /// Longest wait between connection attempts, seconds.
 const MAX_BACKOFF: f64 = 10.0;
+/// A rejoin the server could not decide (`unavailable`, no answer, rate
+/// limited) is asked again after this many seconds.
+const REJOIN_RETRY: f64 = 2.0;
 
 /// Where we stand with the signaling server.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +62,11 @@ pub(super) struct ServerState {
     /// Our earlier socket ids (before reconnections): a multi-node server may
     /// list one in the room until it reaps the node that held it.
     old_sids: Vec<String>,
+    /// When to ask again to be taken back into our room, after the server
+    /// could not say yes or no (see [`REJOIN_RETRY`]).
+    rejoin_at: Option<f64>,
+    /// The player was told that rejoining is being retried.
+    rejoin_told: bool,
     want: Option<RoomOp>,
     /// A room request is under way.
     busy: bool,
@@ -77,6 +85,8 @@ impl ServerState {
             ever_up: false,
             my_sid: None,
             old_sids: Vec::new(),
+            rejoin_at: None,
+            rejoin_told: false,
             want: None,
             busy: false,
             ice: Vec::new(),
@@ -207,6 +217,8 @@ impl NetCore {
             self.send_to(sid, &Message::Bye);
         }
         self.room = None;
+        self.server.rejoin_at = None;
+        self.server.rejoin_told = false;
         if self.server.can_emit() {
             self.push(Output::LeaveRoom);
         }
@@ -306,6 +318,8 @@ impl NetCore {
         } = request;
         match result {
             Ok(ack) => {
+                self.server.rejoin_at = None;
+                self.server.rejoin_told = false;
                 self.server.ice = ack.ice_servers;
                 self.room = Some(Room {
                     code: code.clone(),
@@ -331,7 +345,24 @@ impl NetCore {
                     RoomErrorKind::Full => format!("room {code} is full"),
                     _ => e.to_string(),
                 };
-                if rejoin {
+                let undecided = matches!(
+                    kind,
+                    RoomErrorKind::Unavailable
+                        | RoomErrorKind::Unreachable
+                        | RoomErrorKind::RateLimited
+                );
+                if rejoin && undecided {
+                    // The server could not say yes or no (a node without its
+                    // Redis, say): we are still in the room for our peers, so
+                    // ask again rather than leave.
+                    if !self.server.rejoin_told {
+                        self.server.rejoin_told = true;
+                        self.emit(NetEvent::Error(format!(
+                            "cannot get back into room {code} yet ({message}); retrying"
+                        )));
+                    }
+                    self.server.rejoin_at = Some(self.now + REJOIN_RETRY);
+                } else if rejoin {
                     self.emit(NetEvent::Error(format!(
                         "could not rejoin room {code}: {message}"
                     )));
@@ -493,13 +524,19 @@ impl NetCore {
         true
     }
 
-    /// Connection retries, the core-only join's wait and the probe's wait.
+    /// Connection retries, rejoin retries, the core-only join's wait and the
+    /// probe's wait.
     pub(super) fn server_timers(&mut self) {
         let now = self.now;
         if let ServerLink::Down { retry_at, .. } = self.server.link {
             if now >= retry_at {
                 self.connect();
             }
+        }
+        let rejoin_due = self.server.rejoin_at.is_some_and(|t| now >= t);
+        if rejoin_due && self.server.link == ServerLink::Up && !self.server.busy {
+            self.server.rejoin_at = None;
+            self.rejoin();
         }
         if let Some(room) = &self.room {
             if room

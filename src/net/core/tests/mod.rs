@@ -623,6 +623,32 @@ fn a_player_whose_signaling_node_died_stays_while_it_talks_directly() {
     assert_eq!(w.count(2, |e| matches!(e, NetEvent::Reconnected)), 1);
 }
 
+/// A player reconnects to a node that cannot reach its Redis: its rejoin is
+/// refused `unavailable`, so it stays in the room (its peers still see it)
+/// and asks again every 2 s until the node can take it back.
+#[test]
+fn a_rejoin_refused_unavailable_is_retried_not_given_up() {
+    let mut w = World::with(2, |_, c| c.mode = NetMode::SignalingOnly);
+    assert!(w.mesh(Route::Relay));
+    w.server.unavailable = true;
+    w.drop_socket(1, Some(0.5));
+    w.run_for(5.0);
+    let rejoins = |w: &World| {
+        let rejoin = |o: &&Output| matches!(o, Output::Join(r) if r.rejoin);
+        w.nodes[1].outputs.iter().filter(rejoin).count()
+    };
+    assert!(rejoins(&w) >= 2, "asked {} times", rejoins(&w));
+    assert!(w.nodes[1].core.room.is_some(), "gave up the room");
+    w.server.unavailable = false;
+    assert!(w.run_until_true(5.0, |w| w.sees(0, &[1], Route::Relay)
+        && w.sees(1, &[0], Route::Relay)));
+    say(&mut w, 1, 0, 3);
+    w.run_for(1.0);
+    assert_eq!(heard(&w, 0, 1), vec![0, 1, 2]);
+    let errors = |e: &NetEvent| matches!(e, NetEvent::Error(_));
+    assert_eq!(w.count(1, errors), 1, "one notice, not one per try");
+}
+
 /// A player that died with its signaling node is reported left as soon as
 /// the node is reaped (before its own liveness timeout would say so).
 #[test]

@@ -86,6 +86,8 @@ pub struct Server {
     pub token: Option<String>,
     /// Whether it ignores `join_room` (a core-only server that never answers).
     pub mute: bool,
+    /// Whether it refuses every join `unavailable` (a node that lost its Redis).
+    pub unavailable: bool,
     sockets: HashMap<String, usize>,
     rooms: BTreeMap<String, Vec<String>>,
     next_sid: u64,
@@ -160,6 +162,7 @@ impl World {
                 capacity: 8,
                 token: None,
                 mute: false,
+                unavailable: false,
                 sockets: HashMap::new(),
                 rooms: BTreeMap::new(),
                 next_sid: 1,
@@ -556,6 +559,10 @@ impl World {
             code: error,
             message: format!("sim: {error}"),
         };
+        if self.server.unavailable {
+            let result = Err(refuse(ErrorCode::Unavailable));
+            return self.input_after(2.0 * LATENCY, n, Input::Joined { request, result });
+        }
         if request.created && request.code.is_empty() {
             if self.server.token.is_some() && request.token != self.server.token {
                 let result = Err(refuse(ErrorCode::Unauthorized));
