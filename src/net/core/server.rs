@@ -483,7 +483,14 @@ impl NetCore {
     /// harmless end-of-candidates signal to everyone listed and see which
     /// one comes back to us.
     fn start_probe(&mut self, users: Vec<String>) {
-        let nonce = format!("{PROBE_PREFIX}{:016x}", self.rng.random::<u64>());
+        // Our player id in the nonce: the random draw alone repeats between
+        // clients run with the same seed (bots), and two of them probing at
+        // once would each take the other's probe for their own.
+        let nonce = format!(
+            "{PROBE_PREFIX}{:016x}{:016x}",
+            self.me,
+            self.rng.random::<u64>()
+        );
         let probe = serde_json::json!({"candidate": {
             "candidate": "", "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": nonce}});
         for u in &users {

@@ -235,6 +235,36 @@ fn on_a_core_only_server_the_probe_finds_our_id_and_the_mesh_forms() {
     );
 }
 
+/// Clients run with the same seed (bots) must still send different probes:
+/// two of them probing at once would otherwise each take the other's probe
+/// for their own and connect to themselves (seen in CI). Each still finds
+/// its own id and no one is its own peer.
+#[test]
+fn same_seed_clients_send_different_probes_and_find_their_own_ids() {
+    let mut w = World::with(3, |_, c| c.seed = 7);
+    w.server.core_only = true;
+    assert!(w.mesh(Route::Direct));
+    let nonce = |n: usize| {
+        w.nodes[n].outputs.iter().find_map(|o| match o {
+            Output::Signal { signal, .. } => signal["candidate"]["usernameFragment"]
+                .as_str()
+                .filter(|u| u.starts_with("arena-probe-"))
+                .map(str::to_owned),
+            _ => None,
+        })
+    };
+    let (n1, n2) = (nonce(1), nonce(2));
+    assert!(n1.is_some() && n2.is_some(), "{n1:?} {n2:?}");
+    assert_ne!(n1, n2, "two clients probed with the same nonce");
+    for n in all(&w) {
+        let me = w.nodes[n].sid.clone().unwrap_or_default();
+        assert!(
+            !w.nodes[n].core.peers.contains_key(&me),
+            "node {n} is its own peer"
+        );
+    }
+}
+
 #[test]
 fn without_its_probe_back_a_joiner_assumes_it_is_listed_last() {
     let mut w = World::new(3);
