@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use arena::net::EmbeddedServer;
-use macroquad::color::Color;
+use macroquad::color::{Color, WHITE};
 use macroquad::math::Rect;
 use macroquad::texture::Image;
 
@@ -125,6 +125,23 @@ fn count_near(img: &Image, c: Color, tol: i32) -> usize {
     img.get_image_data()
         .iter()
         .filter(|p| (0..3).all(|i| (i32::from(p[i]) - i32::from(want[i])).abs() <= tol))
+        .count()
+}
+
+/// Pixels of a player body in colour `c`: within `tol` of `c` or of one of
+/// its hit-flash tints (`c` mixed toward white, up to 85 %, arena.rs), so a
+/// player hit at the moment of the screenshot still counts.
+fn count_player(img: &Image, c: Color, tol: i32) -> usize {
+    let tints: Vec<[u8; 3]> = (0..=17)
+        .map(|k| rgb(arena::ui::theme::mix(c, WHITE, k as f32 * 0.05)))
+        .collect();
+    img.get_image_data()
+        .iter()
+        .filter(|p| {
+            tints
+                .iter()
+                .any(|t| (0..3).all(|i| (i32::from(p[i]) - i32::from(t[i])).abs() <= tol))
+        })
         .count()
 }
 
@@ -287,10 +304,11 @@ fn created_room_with_three_bots_shows_four_players_with_route_badges() {
     let (img, stdout) = screenshot_with_stdout("room-bots", &["--create", "--bots", "3"], 8.0);
     assert!(stdout.contains("ROOM "), "no room code printed:\n{stdout}");
     assert_eq!(stdout.matches("JOINED ").count(), 3, "{stdout}");
-    // Four players in their colours: the player blue, bots red, yellow, green.
+    // Four players in their colours: the player blue, bots red, yellow, green
+    // (a bot just hit is drawn in a lighter tint of its colour).
     for id in 0..4u8 {
         let c = arena::ui::theme::player_color(id);
-        let n = count_near(&img, c, 12);
+        let n = count_player(&img, c, 12);
         assert!(n > 100, "player {id} ({c:?}) not visible: {n} pixels");
     }
     // The player panel: a row per player, a green "direct" badge for each bot.
