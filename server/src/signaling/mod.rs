@@ -59,15 +59,19 @@ pub(crate) struct App {
     orphans: Mutex<Vec<Sid>>,
     /// Sockets of other nodes this node relays to, as the adapter described
     /// them (a `RemoteSocket` of the server's adapter type, which names the
-    /// node), with when they were found.
+    /// node), with when they were last used.
     remote: Mutex<HashMap<Sid, Found>>,
 }
 
-/// A socket of another node as the adapter described it, and when.
+/// A socket of another node as the adapter described it, and when it was last used.
 type Found = (Arc<dyn Any + Send + Sync>, Instant);
 
-/// How long a found socket of another node is used before it is looked up
-/// again (it may have reconnected elsewhere).
+/// How long a found socket of another node is kept after its last use. A
+/// socket id never moves between nodes (a reconnection is a new id), so a
+/// socket in use is never looked up again: letting every entry lapse at a
+/// fixed age made all of a room's senders ask the adapter at once
+/// (`fetch_sockets` waits for every node's answer), a latency spike every
+/// 10 s under load.
 const REMOTE_TTL: Duration = Duration::from_secs(10);
 
 impl App {
@@ -115,12 +119,16 @@ impl App {
         self.remote.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The socket `user` of another node as last found, if still fresh.
+    /// The socket `user` of another node as found, if used within
+    /// [`REMOTE_TTL`]; this use counts.
     fn remote_socket<T: Any + Send + Sync>(&self, user: Sid) -> Option<Arc<T>> {
-        let (socket, at) = self.remote().get(&user).cloned()?;
-        (at.elapsed() < REMOTE_TTL)
-            .then(|| socket.downcast::<T>().ok())
-            .flatten()
+        let mut remote = self.remote();
+        let (socket, used) = remote.get_mut(&user)?;
+        if used.elapsed() >= REMOTE_TTL {
+            return None;
+        }
+        *used = Instant::now();
+        socket.clone().downcast::<T>().ok()
     }
 
     /// Keeps the socket `user` of another node, as found.

@@ -43,9 +43,21 @@ pub const NODE_TTL: Duration = Duration::from_secs(5);
 pub const BEAT: Duration = Duration::from_secs(1);
 
 /// How long a "this user is in that room" answer is reused by
-/// [`RoomStore::room_of`] (only positive answers are kept, and delivery is
-/// addressed to the room, so a stale one can never reach a non-member).
+/// [`RoomStore::room_of`] at most (only positive answers are kept, and
+/// delivery is addressed to the room, so a stale one can never reach a
+/// non-member). Each user's answer lasts between half of it and all of it
+/// ([`room_of_ttl`]): a room's answers, all cached at once when it started
+/// relaying, would otherwise lapse at once and stall its relays together on
+/// Redis round trips.
 const ROOM_OF_TTL: Duration = Duration::from_secs(2);
+
+/// How long the cached room of `user` lasts: a fixed share of
+/// [`ROOM_OF_TTL`] between 1/2 and 1, drawn from the socket id.
+fn room_of_ttl(user: Sid) -> Duration {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let h = BuildHasherDefault::<DefaultHasher>::default().hash_one(user);
+    ROOM_OF_TTL / 2 + ROOM_OF_TTL.mul_f64((h % 1024) as f64 / 2048.0)
+}
 
 /// Lua shared by the scripts: the key prefix, Redis's clock, and leaving.
 const COMMON: &str = r"
@@ -434,7 +446,7 @@ impl RoomStore for RedisStore {
                 let cache = self.room_of.lock().unwrap_or_else(|e| e.into_inner());
                 cache
                     .get(&user)
-                    .filter(|(_, at)| at.elapsed() < ROOM_OF_TTL)
+                    .filter(|(_, at)| at.elapsed() < room_of_ttl(user))
                     .map(|(room, _)| room.clone())
             };
             if cached.is_some() {
