@@ -17,6 +17,7 @@
 //! connects to node `i % N`, so every room spreads over the nodes, and each
 //! latency is counted as cross-node or same-node from the sender's index
 //! carried in the payload. CPU is then the sum of the nodes, Redis apart.
+//! Each node is then pinned to a core of its own (see [`placement`]).
 //!
 //! Run: `cargo bench -p arena-server --bench load -- [--clients N] [--idle M]
 //! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast] [--nodes N]`
@@ -37,6 +38,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -107,9 +109,40 @@ struct Server {
     pid: u32,
 }
 
+/// Where a node runs when several share this machine.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    /// The core it is pinned to (`taskset -c`).
+    core: usize,
+    /// Its tokio worker threads (`TOKIO_WORKER_THREADS`).
+    workers: usize,
+}
+
+/// Nodes sharing the machine are placed as on machines of their own: node `i`
+/// pinned to core `i % cores` with `cores / nodes` worker threads (at least
+/// one). Unpinned, two 2-thread nodes, Redis and the generator on 2 cores
+/// were moved between cores at random, and identical runs came out either
+/// at ~10 ms or at ~50 ms of cross-node p99. One node keeps the whole machine.
+fn placement(i: usize, nodes: usize) -> Option<Placement> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    (nodes > 1).then(|| Placement {
+        core: i % cores,
+        workers: (cores / nodes).max(1),
+    })
+}
+
 /// One server process; a node of a multi-node server when `redis` is given.
-async fn spawn_server(redis: Option<&str>) -> Result<Server> {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_arena-server"));
+async fn spawn_server(redis: Option<&str>, place: Option<Placement>) -> Result<Server> {
+    let exe = env!("CARGO_BIN_EXE_arena-server");
+    let mut cmd = match place {
+        Some(p) => {
+            let mut c = tokio::process::Command::new("taskset");
+            c.args(["-c", &p.core.to_string(), exe])
+                .env("TOKIO_WORKER_THREADS", p.workers.to_string());
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
     cmd.args([
         "--host",
         "127.0.0.1",
@@ -186,7 +219,11 @@ async fn recv_text(ws: &mut Ws) -> Result<String> {
 /// Engine.io open + Socket.IO namespace connect; returns the socket and its sid.
 async fn connect(addr: SocketAddr) -> Result<(Ws, String)> {
     let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    // tungstenite zeroes its whole read buffer before each read (128 KiB by
+    // default): at 40,000 frames/s that was half the generator's CPU. The
+    // server's own buffer is 4 KiB (engineioxide's default); so is ours.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let open = recv_text(&mut ws).await?;
     ensure!(open.starts_with('0'), "expected engine.io open, got {open}");
     ws.send(Message::text("40")).await?;
@@ -283,7 +320,9 @@ async fn relay_client(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut rep = ClientReport::default();
     let mut k = idx;
-    let drain_until = stop + Duration::from_millis(500);
+    // One timer for the end of the drain, not one per received message.
+    let drained = tokio::time::sleep_until((stop + Duration::from_millis(500)).into());
+    tokio::pin!(drained);
     let mut payload = [0u8; 30];
     payload[8..16].copy_from_slice(&(idx as u64).to_le_bytes());
     loop {
@@ -302,13 +341,13 @@ async fn relay_client(
                 ws.send(Message::text(text)).await?;
                 rep.sent += 1;
             }
-            m = tokio::time::timeout_at(drain_until.into(), ws.next()) => {
+            () = &mut drained => break,
+            m = ws.next() => {
                 let m = match m {
-                    Err(_) => break, // drained
-                    Ok(Some(Ok(Message::Text(t)))) => t,
-                    Ok(Some(Ok(_))) => continue,
-                    Ok(Some(Err(e))) => return Err(e.into()),
-                    Ok(None) => bail!("client {idx}: server closed the connection"),
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(e.into()),
+                    None => bail!("client {idx}: server closed the connection"),
                 };
                 if m.as_str() == "2" {
                     ws.send(Message::text("3")).await?;
@@ -361,13 +400,18 @@ async fn bench(opts: Opts) -> Result<()> {
     };
     let url = redis.as_ref().map(redis_server::Redis::url);
     let mut servers = Vec::new();
-    for _ in 0..opts.nodes {
-        servers.push(spawn_server(url.as_deref()).await?);
+    let mut placed = Vec::new();
+    for i in 0..opts.nodes {
+        let place = placement(i, opts.nodes);
+        servers.push(spawn_server(url.as_deref(), place).await?);
+        placed.extend(place);
     }
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
     let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
     let redis_pid = redis.as_ref().map(redis_server::Redis::pid);
-    println!("arena-server pids {pids:?} on {addrs:?}; Redis pid {redis_pid:?}; options {opts:?}");
+    println!(
+        "arena-server pids {pids:?} on {addrs:?} placed {placed:?}; Redis pid {redis_pid:?}; options {opts:?}"
+    );
 
     // Phase 1: idle connections (on the first node).
     let pid = pids[0];
@@ -501,6 +545,12 @@ async fn bench(opts: Opts) -> Result<()> {
     println!("| metric | value |");
     println!("|---|---|");
     println!("| server nodes | {} |", opts.nodes);
+    if let Some(p) = placed.first() {
+        println!(
+            "| node placement | one core each (node i on core i), {} worker thread(s) |",
+            p.workers
+        );
+    }
     println!(
         "| relaying clients | {active} in {} rooms of {} ({failed} failed) |",
         rooms.len(),
