@@ -10,6 +10,7 @@
 //! stdout ([`crate::session::Line`]), the first being `ROOM <code>`, so
 //! scripts and tests can follow it without polling; it owns no socket itself.
 
+mod hostile;
 mod report;
 
 use std::io::Write;
@@ -54,6 +55,9 @@ pub struct BotConfig {
     pub switch_mode: Option<(Duration, NetMode)>,
     /// Set to leave the room and end early (bots of `arena play --bots N`).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Play a hostile peer sending this many messages per second to every
+    /// peer (0: a well-behaved bot); see [`hostile`].
+    pub hostile: u32,
 }
 
 /// Why a bot stopped before the end.
@@ -96,6 +100,12 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     let mut tick: u64 = 0;
     let mut next_series_at = 0.0;
     let mut switched = false;
+    let mut hostile = (config.hostile > 0).then(|| {
+        tracing::warn!(rate = config.hostile, "playing a hostile peer");
+        hostile::Hostile::new(config.hostile, seed, session.id())
+    });
+    let mut first_peer_at = None;
+    let mut last_tick_at = None;
     loop {
         let now = session.now();
         while let Some((event, notice)) = session.next_event(now) {
@@ -131,6 +141,16 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
         let input = ai.think(&session.game.world, session.game.local);
         session.step(input, now);
         tick += 1;
+        tally.tick(now, last_tick_at.replace(now));
+        if let Some(h) = hostile.as_mut() {
+            let victims = tally.peer_ids();
+            if !victims.is_empty() {
+                let since = *first_peer_at.get_or_insert(now);
+                for c in h.due(now - since, &victims) {
+                    session.send(c);
+                }
+            }
+        }
         let sent = tally.report.events_sent;
         let enough_peers = tally.peers_in_room() >= config.events_after_peers.max(1);
         if sent < config.events && (sent > 0 || enough_peers) && now >= next_series_at {
@@ -188,6 +208,7 @@ impl BotThread {
             events_after_peers: 1,
             switch_mode: None,
             stop: Some(stop.clone()),
+            hostile: 0,
         };
         let name = format!("bot {}", config.net.name);
         let handle = std::thread::Builder::new().name(name).spawn(move || {

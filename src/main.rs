@@ -149,6 +149,11 @@ struct BotFlags {
     /// Pings per second to each peer (RTT samples; 1 by default).
     #[arg(long, default_value_t = 1.0)]
     ping_hz: f64,
+    /// Play a hostile peer: N messages per second to every peer, well-formed
+    /// floods for 2 s, then garbage, out-of-range states and forged fields
+    /// (a robustness test of the other peers; they block it).
+    #[arg(long, default_value_t = 0)]
+    hostile: u32,
 }
 
 fn parse_mode(s: &str) -> Result<NetMode, String> {
@@ -203,6 +208,7 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
         events_after_peers: f.events_after_peers,
         switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
         stop: None,
+        hostile: f.hostile,
     };
     arena::bot::run(config, &mut std::io::stdout().lock())?;
     Ok(())

@@ -203,6 +203,7 @@ impl OnlineMatch {
             }
             NetEvent::RoomFailed { .. }
             | NetEvent::ServerUnreachable { .. }
+            | NetEvent::PeerBlocked { .. }
             | NetEvent::Error(_) => None,
             NetEvent::PeerJoined { peer, name, color } => self.on_joined(*peer, name, *color),
             NetEvent::PeerLeft { peer, reason } => {

@@ -456,3 +456,70 @@ fn the_embedded_server_answers_stun_and_the_doctor_says_direct() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--server"), "{err}");
 }
+
+#[test]
+fn a_hostile_peer_is_rate_limited_then_blocked_and_the_game_keeps_its_rate() {
+    let srv = server(arena_server::Config::default());
+    let url = srv.url();
+    let mut b0 = spawn_bot("hostile", "b0", &url, &["--create", "--duration", "9"]);
+    let code = b0.code();
+    let mut b1 = spawn_bot(
+        "hostile",
+        "b1",
+        &url,
+        &["--room", &code, "--duration", "8.5"],
+    );
+    b0.wait_for("JOINED", WAIT);
+    let h = spawn_bot(
+        "hostile",
+        "h",
+        &url,
+        &["--room", &code, "--duration", "6", "--hostile", "10000"],
+    );
+    // Two seconds of well-formed flood, then garbage: both block it.
+    for b in [&mut b0, &mut b1] {
+        let (_, line) = b.wait_for("LEFT", WAIT);
+        assert!(line.ends_with("Blocked"), "{line}");
+    }
+    let _ = h.finish();
+    for (who, r) in [("b0", b0.finish()), ("b1", b1.finish())] {
+        let bad = peer(&r, "h");
+        let net = &bad["net"];
+        eprintln!(
+            "{who}: hostile peer: rate-limited {}, invalid {}, forged {}, forged game events {}; \
+             {:.1} ticks/s, longest tick gap {:.1} ms",
+            net["dropped_rate"],
+            net["dropped_invalid"],
+            net["dropped_forged"],
+            bad["forged_events"],
+            r["ticks_per_s"].as_f64().unwrap(),
+            r["max_tick_gap_ms"].as_f64().unwrap(),
+        );
+        assert_eq!(bad["blocked"], true, "{who}: {bad:#}");
+        assert_eq!(bad["left"], "Blocked", "{who}: {bad:#}");
+        assert!(
+            net["dropped_rate"].as_u64().unwrap() > 5_000,
+            "{who}: {net:#}"
+        );
+        let refused =
+            net["dropped_invalid"].as_u64().unwrap() + net["dropped_forged"].as_u64().unwrap();
+        assert!(refused >= arena::net::core::BLOCK_AFTER, "{who}: {net:#}");
+        assert!(
+            net["dropped_forged"].as_u64().unwrap() > 0,
+            "{who}: {net:#}"
+        );
+        assert!(bad["forged_events"].as_u64().unwrap() > 0, "{who}: {bad:#}");
+        // The game kept its 60 Hz, and the other player never stopped.
+        assert!(r["ticks_per_s"].as_f64().unwrap() > 55.0, "{who}: {r:#}");
+        assert!(
+            r["max_tick_gap_ms"].as_f64().unwrap() < 250.0,
+            "{who}: {r:#}"
+        );
+        let good = peer(&r, if who == "b0" { "b1" } else { "b0" });
+        assert_eq!(good["route"], "direct", "{who}: {good:#}");
+        assert!(
+            good["max_state_gap_ms"].as_f64().unwrap() < 500.0,
+            "{who}: {good:#}"
+        );
+    }
+}

@@ -37,6 +37,11 @@ pub struct BotReport {
     pub events_sent: u32,
     /// Errors reported by the net thread.
     pub errors: Vec<String>,
+    /// Simulation ticks per second while in the room (the bot's frame
+    /// rate; 60 when it keeps up).
+    pub ticks_per_s: f64,
+    /// Longest time between two ticks, milliseconds.
+    pub max_tick_gap_ms: f64,
     /// Per peer, by id (hex).
     pub peers: BTreeMap<String, PeerReport>,
 }
@@ -80,6 +85,12 @@ pub struct PeerReport {
     pub joined_after_s: Option<f64>,
     /// Whether it left, and why.
     pub left: Option<String>,
+    /// Whether we blocked it (invalid or forged messages; its counts are in
+    /// `net` as they were then).
+    pub blocked: bool,
+    /// Reliable game events that spoke for another player (a hit or death
+    /// claimed for someone else), ignored by the match.
+    pub forged_events: u64,
     /// Net thread statistics (bytes, drops, ...).
     pub net: Option<PeerStats>,
     /// Mean interpolation delay, milliseconds (live sync pipeline).
@@ -151,6 +162,8 @@ pub(super) struct Tally {
     unknown: BTreeMap<String, PeerStats>,
     /// When we entered the room (seconds on the session's clock).
     pub(super) joined_at: Option<f64>,
+    ticks: u64,
+    first_tick: Option<f64>,
 }
 
 impl Tally {
@@ -165,8 +178,12 @@ impl Tally {
                 mesh_ready_after_s: None,
                 events_sent: 0,
                 errors: Vec::new(),
+                ticks_per_s: 0.0,
+                max_tick_gap_ms: 0.0,
                 peers: BTreeMap::new(),
             },
+            ticks: 0,
+            first_tick: None,
             remotes: BTreeMap::new(),
             unknown: BTreeMap::new(),
             joined_at: None,
@@ -261,6 +278,11 @@ impl Tally {
             NetEvent::Event { peer, event } => {
                 if let Some(r) = self.remotes.get_mut(&peer) {
                     r.report.events_in += 1;
+                    if let GameEvent::Hit { victim } | GameEvent::Killed { victim, .. } = &event
+                        && *victim != peer
+                    {
+                        r.report.forged_events += 1;
+                    }
                     if let GameEvent::Chat(text) = &event {
                         let series = text.strip_prefix(SERIES).and_then(|n| n.parse().ok());
                         if let Some(n) = series {
@@ -277,6 +299,14 @@ impl Tally {
             } => {
                 if let Some(r) = self.remotes.get_mut(&peer) {
                     r.rtts.push((received - sent) * 1000.0);
+                }
+            }
+            NetEvent::PeerBlocked { stats } => {
+                if stats.peer == 0 {
+                    self.unknown.insert(stats.sid.clone(), *stats);
+                } else if let Some(r) = self.remotes.get_mut(&stats.peer) {
+                    r.report.blocked = true;
+                    r.report.net = Some(*stats);
                 }
             }
             NetEvent::Stats(stats) => {
@@ -300,6 +330,28 @@ impl Tally {
             }
         }
         Ok(())
+    }
+
+    /// One simulation tick at `now`; the previous one was at `last`.
+    pub(super) fn tick(&mut self, now: f64, last: Option<f64>) {
+        self.ticks += 1;
+        let first = *self.first_tick.get_or_insert(now);
+        if let Some(last) = last {
+            let r = &mut self.report;
+            r.max_tick_gap_ms = r.max_tick_gap_ms.max((now - last) * 1000.0);
+        }
+        if now > first {
+            self.report.ticks_per_s = (self.ticks - 1) as f64 / (now - first);
+        }
+    }
+
+    /// The ids of the players in the room now.
+    pub(super) fn peer_ids(&self) -> Vec<NetId> {
+        self.remotes
+            .iter()
+            .filter(|(_, r)| r.report.left.is_none() && !r.report.name.is_empty())
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Peers that joined and have not left (have sent a `Hello`).

@@ -134,6 +134,16 @@ pub enum NetCommand {
     SendEvent(GameEvent),
     /// Switch the network mode live (no leaving the room).
     SetMode(NetMode),
+    /// Raw bytes to every peer, unchecked, on its events channel (`reliable`)
+    /// or state channel (or through the server). Never used by the game: it
+    /// is how `arena bot --hostile` plays a malformed or hostile peer, to test
+    /// that peers drop, count and block one.
+    SendRaw {
+        /// The bytes, sent as they are.
+        bytes: Vec<u8>,
+        /// The events channel rather than the state channel.
+        reliable: bool,
+    },
     /// Leave the room, close everything and end the thread.
     Shutdown,
 }
@@ -185,6 +195,9 @@ pub enum LeaveReason {
     TimedOut,
     /// We left the room.
     WeLeft,
+    /// It sent [`BLOCK_AFTER`](crate::net::core::BLOCK_AFTER) invalid or
+    /// forged messages: we closed our link and ignore it from now on.
+    Blocked,
 }
 
 /// What the net thread reports. Drain with `try_iter()` once per frame.
@@ -273,6 +286,15 @@ pub enum NetEvent {
         /// When the pong arrived, seconds since the epoch.
         received: f64,
     },
+    /// A peer sent [`BLOCK_AFTER`](crate::net::core::BLOCK_AFTER) invalid or
+    /// forged messages and is blocked: our link to it is closed and whatever
+    /// it sends from now on (directly or through the server) is ignored. A
+    /// [`NetEvent::PeerLeft`] with [`LeaveReason::Blocked`] follows if it had
+    /// said who it is.
+    PeerBlocked {
+        /// Its statistics when blocked (what it sent, what was dropped).
+        stats: Box<PeerStats>,
+    },
     /// Per-peer statistics, once a second.
     Stats(Vec<PeerStats>),
     /// A problem worth showing; the net thread goes on.
@@ -313,6 +335,10 @@ pub struct PeerStats {
     pub dropped_invalid: u64,
     /// Messages dropped by the per-sender rate limit.
     pub dropped_rate: u64,
+    /// Messages addressed to another player (`to` is not us), dropped. On a
+    /// core-only server everything is broadcast, so this counts only what
+    /// came directly or through an addressed relay.
+    pub dropped_forged: u64,
     /// Messages that came through the server relay.
     pub relayed_in: u64,
     /// Seconds from our joining the room (or its joining) to its `Hello`.

@@ -322,6 +322,10 @@ impl Online {
                 });
                 let (kind, msg) = match reason {
                     LeaveReason::TimedOut => (ToastKind::Warn, format!("{name} timed out")),
+                    LeaveReason::Blocked => (
+                        ToastKind::Warn,
+                        format!("{name} was blocked: it sent invalid or forged data"),
+                    ),
                     _ => (ToastKind::Info, format!("{name} left")),
                 };
                 self.toasts.push(kind, msg);

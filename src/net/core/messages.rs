@@ -74,13 +74,19 @@ impl NetCore {
 
     /// Sends one message to one peer on its current route, through the conditioner.
     pub(super) fn send_to(&mut self, sid: &str, msg: &Message) {
+        self.send_bytes(sid, proto::encode(msg), msg.is_reliable());
+    }
+
+    /// Sends `bytes` to `sid` by its current route (a peer connection's
+    /// events channel when `reliable`, else its state channel; or the
+    /// server), through the conditioner.
+    pub(super) fn send_bytes(&mut self, sid: &str, bytes: Vec<u8>, reliable: bool) {
         let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
         let can_relay = self.server.can_emit();
         let core_only = self.server.core_only;
         let Some(peer) = self.peers.get_mut(sid) else {
             return;
         };
-        // Which way: a peer connection (by generation) or the server.
         let via = match peer.link.route(mode, now, &policy) {
             Route::Direct | Route::Turn => match peer.conn {
                 Some(c) => Some(c.generation),
@@ -93,13 +99,12 @@ impl NetCore {
         let Some(delay) = self.cond.fate(now) else {
             return;
         };
-        let bytes = proto::encode(msg);
         peer.stats.msgs_out += 1;
         peer.stats.bytes_out += bytes.len() as u64;
         let output = match via {
             Some(generation) => Output::PeerSend {
                 generation,
-                channel: if msg.is_reliable() {
+                channel: if reliable {
                     Channel::Events
                 } else {
                     Channel::State
@@ -175,6 +180,9 @@ impl NetCore {
     /// One game message from `sid`, on a data channel or `relayed` by the server.
     pub(super) fn on_bytes(&mut self, sid: &str, bytes: &[u8], relayed: bool) {
         let now = self.now;
+        if self.blocked.contains(sid) {
+            return;
+        }
         if !self.peers.contains_key(sid) {
             if !relayed || self.room.is_none() || self.server.is_me(sid) {
                 return;
@@ -184,6 +192,7 @@ impl NetCore {
         }
         let bounds = self.cfg.bounds;
         let me = self.me;
+        let core_only = self.server.core_only;
         let Some(peer) = self.peers.get_mut(sid) else {
             return;
         };
@@ -195,13 +204,26 @@ impl NetCore {
             Ok(m) => m,
             Err(e) => {
                 peer.stats.dropped_invalid += 1;
-                return tracing::debug!(%sid, reason = e.reason(), "dropped invalid message");
+                tracing::debug!(%sid, reason = e.reason(), "dropped invalid message");
+                return self.block_if_hostile(sid);
             }
         };
         peer.heard = Some(now);
         peer.stats.msgs_in += 1;
         peer.stats.bytes_in += bytes.len() as u64;
         peer.stats.relayed_in += u64::from(relayed);
+        // Addressed to another player: forged, unless a core-only server
+        // broadcast it (there everything reaches everyone).
+        let to = match &msg {
+            Message::Event { to, .. } | Message::Ack { to, .. } | Message::Resume { to, .. } => {
+                Some(*to)
+            }
+            _ => None,
+        };
+        if to.is_some_and(|to| to != me) && !(relayed && core_only) {
+            peer.stats.dropped_forged += 1;
+            return self.block_if_hostile(sid);
+        }
         match msg {
             Message::Hello { id, name, color } => self.on_peer_hello(sid, id, name, color),
             Message::Bye => self.drop_peer(sid, crate::net::api::LeaveReason::Left),

@@ -24,7 +24,7 @@ mod server;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,12 @@ const RATE_PER_SEC: f64 = 400.0;
 const RATE_BURST: f64 = 200.0;
 /// Queued outgoing messages above which a route counts as congested.
 const CONGESTED_QUEUE: usize = 32;
+/// Invalid or forged messages after which a peer is blocked
+/// ([`NetEvent::PeerBlocked`]). A peer of this protocol version sends none:
+/// a few may be noise, fifty are a broken or hostile program.
+pub const BLOCK_AFTER: u64 = 50;
+/// Blocked socket ids remembered at most (new sockets cannot grow it forever).
+const MAX_BLOCKED: usize = 1024;
 
 /// What happened that the core must hear of. Each comes with the time it
 /// happened (see [`NetCore::handle`]).
@@ -321,6 +327,8 @@ pub struct NetCore {
     next_stats: f64,
     next_generation: u64,
     malformed: u64,
+    /// Socket ids of blocked peers: ignored whatever they send.
+    blocked: HashSet<String>,
     closed: bool,
 }
 
@@ -462,6 +470,7 @@ impl NetCore {
             next_stats: 1.0,
             next_generation: 1,
             malformed: 0,
+            blocked: HashSet::new(),
             closed: false,
             cfg,
         }
@@ -556,6 +565,12 @@ impl NetCore {
             NetCommand::JoinRoom(code) => self.request_room(server::RoomOp::Join(code)),
             NetCommand::SendState { state, discrete } => self.send_state(state, discrete),
             NetCommand::SendEvent(event) => self.send_event(event),
+            NetCommand::SendRaw { bytes, reliable } => {
+                let sids: Vec<String> = self.peers.keys().cloned().collect();
+                for sid in sids {
+                    self.send_bytes(&sid, bytes.clone(), reliable);
+                }
+            }
             NetCommand::SetMode(mode) => {
                 if mode != self.mode {
                     tracing::info!(from = %self.mode, to = %mode, "network mode");
@@ -584,25 +599,50 @@ impl NetCore {
     }
 
     fn publish_stats(&mut self) {
-        let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
-        let stats: Vec<PeerStats> = self
-            .peers
-            .iter()
-            .map(|(sid, p)| {
-                let mut s = p.stats.clone();
-                s.sid.clone_from(sid);
-                s.route = Some(p.link.route(mode, now, &policy));
-                s.candidate = p.link.candidate();
-                s.send_rate_hz = p.throttle.effective_rate();
-                s.state_loss = if p.states_expected > 0 {
-                    1.0 - (s.states_in as f64 / p.states_expected as f64).min(1.0)
-                } else {
-                    0.0
-                };
-                s
-            })
-            .collect();
+        let stats: Vec<PeerStats> = self.peers.values().map(|p| self.stats_of(p)).collect();
         self.emit(NetEvent::Stats(stats));
+    }
+
+    /// The statistics of `p` as reported to the game.
+    fn stats_of(&self, p: &Peer) -> PeerStats {
+        let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
+        let mut s = p.stats.clone();
+        s.sid.clone_from(&p.sid);
+        s.route = Some(p.link.route(mode, now, &policy));
+        s.candidate = p.link.candidate();
+        s.send_rate_hz = p.throttle.effective_rate();
+        s.state_loss = if p.states_expected > 0 {
+            1.0 - (s.states_in as f64 / p.states_expected as f64).min(1.0)
+        } else {
+            0.0
+        };
+        s
+    }
+
+    /// Blocks `sid` if it has sent [`BLOCK_AFTER`] invalid or forged messages.
+    fn block_if_hostile(&mut self, sid: &str) {
+        let Some(p) = self.peers.get(sid) else {
+            return;
+        };
+        if p.stats.dropped_invalid + p.stats.dropped_forged < BLOCK_AFTER {
+            return;
+        }
+        let stats = self.stats_of(p);
+        tracing::warn!(
+            %sid,
+            name = %p.name,
+            invalid = stats.dropped_invalid,
+            forged = stats.dropped_forged,
+            "peer blocked: it sends invalid or forged messages"
+        );
+        if self.blocked.len() >= MAX_BLOCKED {
+            self.blocked.clear();
+        }
+        self.blocked.insert(sid.to_owned());
+        self.emit(NetEvent::PeerBlocked {
+            stats: Box::new(stats),
+        });
+        self.drop_peer(sid, crate::net::api::LeaveReason::Blocked);
     }
 }
 

@@ -19,7 +19,7 @@ const MAX_EARLY_CANDIDATES: usize = 64;
 
 impl NetCore {
     pub(super) fn ensure_peer(&mut self, sid: &str, link: Link) {
-        if self.peers.contains_key(sid) {
+        if self.peers.contains_key(sid) || self.blocked.contains(sid) {
             return;
         }
         let now = self.now;
@@ -112,7 +112,7 @@ impl NetCore {
                 return tracing::debug!(%from, "bad signal: {e}");
             }
         };
-        if self.on_probe_signal(&from, &signal) {
+        if self.on_probe_signal(&from, &signal) || self.blocked.contains(&from) {
             return;
         }
         if self.room.is_none() || !self.mode.uses_p2p() {

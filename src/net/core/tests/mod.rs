@@ -8,8 +8,10 @@ mod sim;
 
 use arena_server::protocol::ErrorCode;
 
-use super::{Backlog, Input, NetCore, Output, PeerEvent, ServerEvent};
-use crate::net::api::{LeaveReason, LinkConditions, NetCommand, NetEvent, RoomErrorKind};
+use super::{BLOCK_AFTER, Backlog, Input, NetCore, Output, PeerEvent, ServerEvent};
+use crate::net::api::{
+    LeaveReason, LinkConditions, NetCommand, NetEvent, PeerStats, RoomErrorKind,
+};
 use crate::net::route::{NetMode, Route};
 use crate::proto::{self, GameEvent, Message};
 use sim::{World, state_at};
@@ -808,6 +810,125 @@ fn garbage_from_peers_and_server_is_dropped_and_counted() {
     w.run_for(1.1);
     assert_eq!(w.stats(0, w.nodes[1].id).unwrap().dropped_invalid, 3);
     assert!(w.sees(0, &[1], Route::Direct), "nothing else changed");
+}
+
+#[test]
+fn a_peer_sending_invalid_or_forged_messages_is_blocked_and_stays_blocked() {
+    let mut w = World::with(3, |_, c| c.mode = NetMode::SignalingOnly);
+    assert!(w.mesh(Route::Relay));
+    let hostile = w.nodes[1].sid.clone().unwrap();
+    let data = |bytes: Vec<u8>| {
+        Input::Server(ServerEvent::Data {
+            from: hostile.clone(),
+            bytes,
+        })
+    };
+    // Messages addressed to a player that does not exist: forged.
+    let forged = proto::encode(&Message::Event {
+        to: 0xF0F0,
+        seq: 1,
+        event: GameEvent::Chat("not for you".into()),
+    });
+    for _ in 0..BLOCK_AFTER / 2 {
+        w.feed(0, data(forged.clone()));
+    }
+    for _ in 0..BLOCK_AFTER / 2 - 1 {
+        w.feed(0, data(vec![0xff; 3]));
+    }
+    assert_eq!(w.count(0, |e| matches!(e, NetEvent::PeerBlocked { .. })), 0);
+    w.feed(0, data(vec![0xff; 3]));
+    let blocked: Vec<PeerStats> = w.nodes[0]
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            NetEvent::PeerBlocked { stats } => Some((**stats).clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].dropped_forged, BLOCK_AFTER / 2);
+    assert_eq!(blocked[0].dropped_invalid, BLOCK_AFTER / 2);
+    let left = w.count(0, |e| {
+        matches!(
+            e,
+            NetEvent::PeerLeft {
+                reason: LeaveReason::Blocked,
+                ..
+            }
+        )
+    });
+    assert_eq!(left, 1);
+    // From now on nothing it sends counts, valid or not, relayed or signalled.
+    let (bad, good) = (w.nodes[1].id, w.nodes[2].id);
+    let states_of = |w: &World, id| {
+        w.count(
+            0,
+            |e| matches!(e, NetEvent::State { peer, .. } if *peer == id),
+        )
+    };
+    let (bad_before, good_before) = (states_of(&w, bad), states_of(&w, good));
+    w.feed(0, data(proto::encode(&Message::State(state_at(10.0)))));
+    w.feed(
+        0,
+        Input::Server(ServerEvent::Signal {
+            from: hostile.clone(),
+            signal: serde_json::json!({"type": "offer", "sdp": "v=0"}),
+        }),
+    );
+    w.run_for(2.0);
+    assert_eq!(
+        states_of(&w, bad),
+        bad_before,
+        "nothing from the blocked peer"
+    );
+    let third = w.nodes[2].sid.clone().unwrap();
+    w.feed(
+        0,
+        Input::Server(ServerEvent::Data {
+            from: third,
+            bytes: proto::encode(&Message::State(state_at(10.0))),
+        }),
+    );
+    assert_eq!(
+        states_of(&w, good),
+        good_before + 1,
+        "the third player is heard"
+    );
+    let last = w.nodes[0].events.iter().rev().find_map(|e| match e {
+        NetEvent::Stats(all) => Some(all.clone()),
+        _ => None,
+    });
+    assert!(
+        last.unwrap().iter().all(|s| s.sid != hostile),
+        "no peer entry comes back"
+    );
+    assert!(w.sees(0, &[2], Route::Relay), "the others are unaffected");
+}
+
+#[test]
+fn on_a_core_only_server_messages_for_others_are_not_forged() {
+    let mut w = World::with(3, |_, c| c.mode = NetMode::SignalingOnly);
+    w.server.core_only = true;
+    assert!(w.mesh(Route::Relay));
+    let from = w.nodes[1].sid.clone().unwrap();
+    let other = w.nodes[2].id;
+    for seq in 1..=(BLOCK_AFTER as u32 * 2) {
+        let msg = Message::Event {
+            to: other,
+            seq,
+            event: GameEvent::Chat("broadcast".into()),
+        };
+        w.feed(
+            0,
+            Input::Server(ServerEvent::Data {
+                from: from.clone(),
+                bytes: proto::encode(&msg),
+            }),
+        );
+    }
+    assert_eq!(w.count(0, |e| matches!(e, NetEvent::PeerBlocked { .. })), 0);
+    w.run_for(1.1);
+    assert_eq!(w.stats(0, w.nodes[1].id).unwrap().dropped_forged, 0);
 }
 
 #[test]
