@@ -44,40 +44,42 @@ async fn a_silent_client_is_dropped_and_its_seat_freed_within_ping_interval_plus
     config.rooms.capacity = 3;
     let limit = config.ping_interval + config.ping_timeout;
     let srv = start(config).await;
-    let mut a = raw::connect(srv.addr).await;
-    let code = a.create_room().await;
-    assert!(a.join(&code).await["users"].is_array());
-    // R answers pings (in a task that keeps reading), S never does.
-    let mut r = raw::connect(srv.addr).await;
-    assert!(r.join(&code).await["users"].is_array());
-    let r_id = r.sid.clone();
-    let keep_r = tokio::spawn(async move { while r.recv().await.is_some() {} });
+    // A and R are rust_socketio clients: they answer pings on their own.
+    let mut a = common::connect(&srv.url).await;
+    let code = common::create_room(&a).await;
+    a.join(&code).await;
+    let mut r = common::connect(&srv.url).await;
+    r.join(&code).await;
+    a.next("user_joined").await;
     let mut s = raw::connect(srv.addr).await;
     assert_eq!(s.join(&code).await["users"].as_array().unwrap().len(), 3);
     // From now on S is silent: it reads nothing and answers no ping.
     s.pong = false;
     let silent_since = Instant::now();
-    let mut c = raw::connect(srv.addr).await;
-    assert_eq!(c.join(&code).await["error"], "full");
-    drop(c);
+    let c = common::connect(&srv.url).await;
+    let ack = c.ack("join_room", json!({ "roomId": code })).await;
+    assert_eq!(ack["error"], "full", "{ack}");
 
-    // A keeps answering pings while it waits.
-    let left = a.next("user_left").await;
+    let left = loop {
+        let v = a.next("user_left").await;
+        if v["userId"] == s.sid.as_str() {
+            break v;
+        }
+    };
     let took = silent_since.elapsed();
     assert_eq!(left["userId"], s.sid.as_str());
     assert!(
         took <= limit + Duration::from_millis(500),
         "dropped after {took:?}, limit {limit:?}"
     );
-    // The seat is free; R, who answered its pings, is still in the room.
-    let mut c = raw::connect(srv.addr).await;
+    // The seat is free; A and R, who answered their pings, are still in the room.
+    let mut c = c;
     let ack = c.join(&code).await;
-    assert_eq!(ack["users"], json!([a.sid, r_id, c.sid]), "{ack}");
+    assert_eq!(ack["users"], json!([a.id, r.id, c.id]), "{ack}");
     assert!(
         s.closed().await,
         "the silent client's connection stays open"
     );
-    keep_r.abort();
     srv.stop().await.unwrap();
 }
 

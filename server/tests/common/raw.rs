@@ -98,16 +98,18 @@ impl Raw {
     /// Waits (at most [`WAIT`]) for a message starting with `prefix`; `None`
     /// if the connection closed first.
     pub async fn wait_for(&mut self, prefix: &str) -> Option<String> {
-        tokio::time::timeout(WAIT, async {
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(WAIT, async {
             loop {
                 let m = self.recv().await?;
                 if m.starts_with(prefix) {
                     return Some(m);
                 }
+                seen.push(m);
             }
         })
-        .await
-        .unwrap_or_else(|_| panic!("timeout waiting for {prefix}"))
+        .await;
+        found.unwrap_or_else(|_| panic!("timeout waiting for {prefix}; got {seen:?}"))
     }
 
     /// The next event named `event`: its first argument.
