@@ -19,10 +19,16 @@
 //! carried in the payload. CPU is then the sum of the nodes, Redis apart.
 //! Each node is then pinned to a core of its own (see [`placement`]).
 //!
+//! With `--flood N` one more client, in a room of its own with one silent
+//! partner, sends N relays per second to it during the second half of the
+//! measurement window (the server throttles it to its relay bucket); the
+//! other rooms' latencies are reported for the quiet first half and the
+//! flooded second half apart.
+//!
 //! Run: `cargo bench -p arena-server --bench load -- [--clients N] [--idle M]
-//! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast] [--nodes N]`
-//! (env: `LOAD_CLIENTS`, `LOAD_IDLE`, `LOAD_SECS`, `LOAD_RATE`, `LOAD_ROOM`,
-//! `LOAD_MODE`, `LOAD_NODES`).
+//! [--secs S] [--rate HZ] [--room K] [--mode relay|broadcast] [--nodes N]
+//! [--flood N]` (env: `LOAD_CLIENTS`, `LOAD_IDLE`, `LOAD_SECS`, `LOAD_RATE`,
+//! `LOAD_ROOM`, `LOAD_MODE`, `LOAD_NODES`, `LOAD_FLOOD`).
 
 #[path = "../tests/common/redis.rs"]
 mod redis_server;
@@ -52,6 +58,8 @@ struct Opts {
     room: usize,
     broadcast: bool,
     nodes: usize,
+    /// Relays per second of the flooding client (0: none).
+    flood: u64,
 }
 
 impl Opts {
@@ -65,6 +73,7 @@ impl Opts {
             room: env("LOAD_ROOM", "8").parse()?,
             broadcast: env("LOAD_MODE", "relay") == "broadcast",
             nodes: env("LOAD_NODES", "1").parse()?,
+            flood: env("LOAD_FLOOD", "0").parse()?,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         let mut i = 0;
@@ -78,6 +87,7 @@ impl Opts {
                 "--room" => o.room = val.parse()?,
                 "--mode" => o.broadcast = val == "broadcast",
                 "--nodes" => o.nodes = val.parse()?,
+                "--flood" => o.flood = val.parse()?,
                 _ => {
                     i += 1; // `--bench` and friends from cargo
                     continue;
@@ -296,6 +306,8 @@ struct ClientReport {
     latencies_us: Vec<u32>,
     /// Latencies of messages from a client on another node.
     cross_us: Vec<u32>,
+    /// Latencies of messages sent while the flood ran (`--flood`).
+    flooded_us: Vec<u32>,
 }
 
 /// One relaying client: sends at `rate` until `stop`, records latencies of
@@ -311,6 +323,7 @@ async fn relay_client(
     rate: f64,
     broadcast: bool,
     nodes: usize,
+    flood_from: Option<Instant>,
 ) -> Result<ClientReport> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let period = Duration::from_secs_f64(1.0 / rate);
@@ -369,7 +382,9 @@ async fn relay_client(
                 rep.received += 1;
                 if sent_at >= from && sent_at < stop {
                     let us = u32::try_from(sent_at.elapsed().as_micros()).unwrap_or(u32::MAX);
-                    if cross {
+                    if flood_from.is_some_and(|f| sent_at >= f) {
+                        rep.flooded_us.push(us);
+                    } else if cross {
                         rep.cross_us.push(us);
                     } else {
                         rep.latencies_us.push(us);
@@ -380,6 +395,86 @@ async fn relay_client(
     }
     let _ = ws.close(None).await;
     Ok(rep)
+}
+
+/// What the flooding client did.
+#[derive(Default)]
+struct FloodReport {
+    sent: u64,
+    /// `rate_limited` notices it got.
+    notices: u64,
+    /// Relays its partner got (the throttled rest).
+    delivered: u64,
+}
+
+/// The flooder: from `from` until `stop`, `rate` relays per second (in
+/// batches every 10 ms) to `partner`, which only counts what arrives.
+async fn flood(
+    flooder: Ws,
+    partner: (Ws, String),
+    rate: u64,
+    from: Instant,
+    stop: Instant,
+) -> Result<FloodReport> {
+    let (mut tx, mut rx) = flooder.split();
+    let (mut pws, psid) = partner;
+    let delivered = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let count = delivered.clone();
+    let counter = tokio::spawn(async move {
+        while let Some(Ok(m)) = pws.next().await {
+            if let Message::Text(t) = m {
+                if t.as_str() == "2" {
+                    if pws.send(Message::text("3")).await.is_err() {
+                        break;
+                    }
+                } else if t.starts_with(r#"42["relay""#) {
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    let notices = tokio::spawn(async move {
+        let mut n = 0u64;
+        while let Some(Ok(m)) = rx.next().await {
+            if let Message::Text(t) = m
+                && t.contains(r#""rate_limited""#)
+            {
+                n += 1;
+            }
+        }
+        n
+    });
+    let data = base64::engine::general_purpose::STANDARD.encode([0u8; 30]);
+    let frame = Message::text(format!(
+        r#"42["relay",{{"targetId":"{psid}","data":"{data}"}}]"#
+    ));
+    let batch = (rate / 100).max(1);
+    let mut rep = FloodReport::default();
+    tokio::time::sleep_until(from.into()).await;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    while Instant::now() < stop {
+        tick.tick().await;
+        for _ in 0..batch {
+            tx.feed(frame.clone()).await?;
+        }
+        tx.flush().await?;
+        rep.sent += batch;
+    }
+    // Let the last notices and relays arrive, then hang up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _ = tx.close().await;
+    rep.notices = notices.await?;
+    counter.abort();
+    rep.delivered = delivered.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(rep)
+}
+
+/// `a` and `b` merged and sorted.
+fn merged(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+    v.sort_unstable();
+    v
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -458,11 +553,31 @@ async fn bench(opts: Opts) -> Result<()> {
             room_of[m] = r;
         }
     }
+    // The flooder and its partner, in a room of their own on the first node.
+    let flood_pair = if opts.flood > 0 {
+        let mut pair = connect_many(&addrs[..1], 2).await?;
+        let code = create_room(&mut pair[0].0).await?;
+        for (ws, _) in pair.iter_mut() {
+            join_room(ws, &code).await?;
+        }
+        let partner = pair.pop().context("no partner")?;
+        let flooder = pair.pop().context("no flooder")?;
+        Some((flooder.0, partner))
+    } else {
+        None
+    };
     let sids: Vec<String> = conns.iter().map(|(_, s)| s.clone()).collect();
     let epoch = Instant::now();
     let warmup = Duration::from_secs(2);
     let from = epoch + warmup;
     let stop = from + Duration::from_secs(opts.secs);
+    let flood_from = flood_pair
+        .is_some()
+        .then(|| from + Duration::from_secs(opts.secs) / 2);
+    let flood_task = match (flood_pair, flood_from) {
+        (Some((f, p)), Some(at)) => Some(tokio::spawn(flood(f, p, opts.flood, at, stop))),
+        _ => None,
+    };
     let mut tasks = Vec::new();
     let mut active = 0usize;
     for (idx, (ws, sid)) in conns.into_iter().enumerate() {
@@ -485,6 +600,7 @@ async fn bench(opts: Opts) -> Result<()> {
             opts.rate,
             opts.broadcast,
             opts.nodes,
+            flood_from,
         )));
     }
     let cpu_of =
@@ -502,7 +618,7 @@ async fn bench(opts: Opts) -> Result<()> {
     let window = wall0.elapsed().as_secs_f64();
     let rss_load: u64 = pids.iter().map(|&p| rss_kb(p)).sum::<Result<u64>>()?;
 
-    let (mut lat, mut cross) = (Vec::new(), Vec::new());
+    let (mut lat, mut cross, mut flooded) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sent, mut received) = (0u64, 0u64);
     let mut failed = 0usize;
     for t in tasks {
@@ -512,6 +628,7 @@ async fn bench(opts: Opts) -> Result<()> {
                 received += r.received;
                 lat.extend(r.latencies_us);
                 cross.extend(r.cross_us);
+                flooded.extend(r.flooded_us);
             }
             Err(e) => {
                 failed += 1;
@@ -519,10 +636,15 @@ async fn bench(opts: Opts) -> Result<()> {
             }
         }
     }
-    let mut all: Vec<u32> = lat.iter().chain(&cross).copied().collect();
+    let mut all: Vec<u32> = lat.iter().chain(&cross).chain(&flooded).copied().collect();
     all.sort_unstable();
     lat.sort_unstable();
     cross.sort_unstable();
+    flooded.sort_unstable();
+    let flood_rep = match flood_task {
+        Some(t) => Some(t.await??),
+        None => None,
+    };
     let total_secs = (warmup + Duration::from_secs(opts.secs)).as_secs_f64();
     let ticks_per_sec = 100.0; // USER_HZ on Linux
     let pct = |a: u64, b: u64| (b - a) as f64 / ticks_per_sec / window * 100.0;
@@ -573,6 +695,18 @@ async fn bench(opts: Opts) -> Result<()> {
         println!("| cross-node | {} |", split(&cross));
         println!("| same-node | {} |", split(&lat));
         println!("| Redis CPU during window | {redis_cpu:.0} % of one core |");
+    }
+    if let Some(f) = &flood_rep {
+        let secs = opts.secs as f64 / 2.0;
+        println!(
+            "| flood | {} relays/s asked, {:.0}/s sent, {:.0}/s delivered, {} rate_limited notices |",
+            opts.flood,
+            f.sent as f64 / secs,
+            f.delivered as f64 / secs,
+            f.notices
+        );
+        println!("| others, quiet half | {} |", split(&merged(&lat, &cross)));
+        println!("| others, flooded half | {} |", split(&flooded));
     }
     println!("| server CPU during window (all nodes) | {cpu:.0} % of one core |");
     println!("| load generator CPU (this process) | {own_cpu:.0} % of one core |");

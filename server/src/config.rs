@@ -55,8 +55,9 @@ pub struct RateLimits {
     pub join: Rate,
     /// Failed joins (unknown or malformed code) allowed per minute per connection, as a burst.
     pub failed_joins_per_minute: u32,
-    /// Failed joins allowed per minute per client IP (all its connections together).
-    pub failed_joins_per_minute_per_ip: u32,
+    /// Failed joins allowed per hour per client IP (all its connections
+    /// together; IPv6 clients by their /64), as a burst refilled over the hour.
+    pub failed_joins_per_hour_per_ip: u32,
 }
 
 impl Default for RateLimits {
@@ -76,7 +77,9 @@ impl Default for RateLimits {
                 burst: 10,
             },
             failed_joins_per_minute: 10,
-            failed_joins_per_minute_per_ip: 30,
+            // 30 + 24 x 30 = 750 guesses per address per day: < 1e-6 odds of
+            // hitting one of 1,000 live rooms among 32^8 codes (server/README.md).
+            failed_joins_per_hour_per_ip: 30,
         }
     }
 }
@@ -107,6 +110,12 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Take the client IP for join throttling from `X-Forwarded-For` (behind a PaaS proxy).
     pub trust_proxy: bool,
+    /// Engine.io ping interval: how often the server pings each client.
+    pub ping_interval: Duration,
+    /// Engine.io ping timeout: how long a pong may take before the client is
+    /// dropped (and its seat freed): at most `ping_interval + ping_timeout`
+    /// after it went silent.
+    pub ping_timeout: Duration,
     /// The host name or address players reach this server at, for the
     /// built-in STUN server's URL; `None`: the host each client connected to.
     pub public_host: Option<String>,
@@ -129,6 +138,8 @@ impl Default for Config {
             limits: RateLimits::default(),
             max_event_bytes: 16 * 1024,
             trust_proxy: false,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
             public_host: None,
             redis_url: None,
         }
@@ -150,6 +161,8 @@ impl fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("trust_proxy", &self.trust_proxy)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
             .field("public_host", &self.public_host)
             .field("redis_url", &redact(&self.redis_url))
             .finish()
@@ -220,15 +233,21 @@ pub struct ServerArgs {
     /// Failed joins per minute per connection.
     #[arg(long, env = "ARENA_FAILED_JOINS_PER_MIN", default_value_t = 10)]
     pub failed_joins_per_min: u32,
-    /// Failed joins per minute per client IP.
-    #[arg(long, env = "ARENA_FAILED_JOINS_PER_MIN_PER_IP", default_value_t = 30)]
-    pub failed_joins_per_min_per_ip: u32,
+    /// Failed joins per hour per client IP (IPv6: per /64), all its connections together.
+    #[arg(long, env = "ARENA_FAILED_JOINS_PER_HOUR_PER_IP", default_value_t = 30)]
+    pub failed_joins_per_hour_per_ip: u32,
     /// Largest accepted event in bytes.
     #[arg(long, env = "ARENA_MAX_EVENT_BYTES", default_value_t = 16 * 1024)]
     pub max_event_bytes: usize,
     /// Trust X-Forwarded-For for the client IP (set behind a reverse proxy).
     #[arg(long, env = "ARENA_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Seconds between engine.io pings to each client.
+    #[arg(long, env = "ARENA_PING_INTERVAL_SECS", default_value_t = 25)]
+    pub ping_interval_secs: u64,
+    /// Seconds a client may take to answer a ping before it is dropped.
+    #[arg(long, env = "ARENA_PING_TIMEOUT_SECS", default_value_t = 20)]
+    pub ping_timeout_secs: u64,
     /// UDP port of the built-in STUN server (it also answers on the next
     /// port, for `arena doctor`'s NAT test); 0 turns it off.
     #[arg(long, env = "ARENA_STUN_PORT", default_value_t = 3478)]
@@ -285,9 +304,11 @@ impl ServerArgs {
             ("join-burst", u64::from(self.join_burst)),
             ("failed-joins-per-min", u64::from(self.failed_joins_per_min)),
             (
-                "failed-joins-per-min-per-ip",
-                u64::from(self.failed_joins_per_min_per_ip),
+                "failed-joins-per-hour-per-ip",
+                u64::from(self.failed_joins_per_hour_per_ip),
             ),
+            ("ping-interval-secs", self.ping_interval_secs),
+            ("ping-timeout-secs", self.ping_timeout_secs),
             ("max-event-bytes", self.max_event_bytes as u64),
         ] {
             nonzero(name, v)?;
@@ -342,10 +363,12 @@ impl ServerArgs {
                     burst: self.join_burst,
                 },
                 failed_joins_per_minute: self.failed_joins_per_min,
-                failed_joins_per_minute_per_ip: self.failed_joins_per_min_per_ip,
+                failed_joins_per_hour_per_ip: self.failed_joins_per_hour_per_ip,
             },
             max_event_bytes: self.max_event_bytes,
             trust_proxy: self.trust_proxy,
+            ping_interval: Duration::from_secs(self.ping_interval_secs),
+            ping_timeout: Duration::from_secs(self.ping_timeout_secs),
             public_host,
             redis_url,
         })

@@ -201,8 +201,11 @@ pub async fn serve(
 
 /// The Socket.IO layer's settings, whatever the adapter.
 fn socket_io(app: Arc<App>) -> socketioxide::SocketIoBuilder {
+    let (interval, timeout) = (app.config.ping_interval, app.config.ping_timeout);
     SocketIo::builder()
         .with_state(app)
+        .ping_interval(interval)
+        .ping_timeout(timeout)
         .max_payload(TRANSPORT_MAX_BYTES as u64)
         .ws_max_message_size(TRANSPORT_MAX_BYTES)
         .ws_max_frame_size(TRANSPORT_MAX_BYTES)
@@ -250,6 +253,10 @@ async fn serve_with<A: Adapter>(
         .route("/healthz", get(health_route))
         .route("/metrics", get(metrics_route))
         .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.cors_origins.clone()),
+            origin_guard,
+        ))
         .layer(cors(&config.cors_origins));
 
     let sweeper = {
@@ -295,6 +302,27 @@ async fn serve_with<A: Adapter>(
     }
     tracing::info!("stopped");
     served
+}
+
+/// With an origin allowlist, a request that names another `Origin` is
+/// refused with 403 before it reaches Socket.IO. CORS alone would not stop
+/// it: browsers do not apply CORS to websockets, and a refused polling
+/// request has already been served when the browser hides the answer.
+/// Requests without `Origin` (native clients, curl) pass.
+async fn origin_guard(
+    axum::extract::State(allowed): axum::extract::State<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(origin) = req.headers().get(header::ORIGIN)
+        && !allowed.is_empty()
+        && !allowed.iter().any(|a| a.as_bytes() == origin.as_bytes())
+    {
+        tracing::debug!(?origin, "origin refused");
+        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+    }
+    next.run(req).await
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -94,6 +94,17 @@ impl Bucket {
         }
     }
 
+    /// A full bucket of `per_hour` tokens refilling at `per_hour` per hour.
+    pub fn per_hour(per_hour: u32, now: Instant) -> Self {
+        let capacity = f64::from(per_hour.max(1));
+        Self {
+            tokens: capacity,
+            capacity,
+            per_sec: capacity / 3600.0,
+            last: now,
+        }
+    }
+
     fn refill(&mut self, now: Instant) {
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + dt * self.per_sec).min(self.capacity);
@@ -164,7 +175,7 @@ mod tests {
                 burst: 1,
             },
             failed_joins_per_minute: 1,
-            failed_joins_per_minute_per_ip: 1,
+            failed_joins_per_hour_per_ip: 1,
         });
         assert!(l.check(Class::Signal) && l.check(Class::Signal));
         assert!(!l.check(Class::Signal));

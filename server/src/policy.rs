@@ -88,7 +88,7 @@ impl<K: Copy + Eq + Hash> JoinPolicy<K> {
             core_only: config.core_only,
             capacity: config.rooms.capacity,
             per_conn: config.limits.failed_joins_per_minute,
-            per_ip: config.limits.failed_joins_per_minute_per_ip,
+            per_ip: config.limits.failed_joins_per_hour_per_ip,
             conns: HashMap::new(),
             ips: HashMap::new(),
         }
@@ -166,7 +166,7 @@ impl<K: Copy + Eq + Hash> JoinPolicy<K> {
     /// How long `who` must wait before a join is tried, if a budget is spent.
     fn wait(&mut self, who: K, ip: Option<IpAddr>, now: Instant) -> Option<Duration> {
         let conn = self.conns.get_mut(&who);
-        let ip = ip.and_then(|ip| self.ips.get_mut(&ip));
+        let ip = ip.and_then(|ip| self.ips.get_mut(&budget_key(ip)));
         [conn, ip]
             .into_iter()
             .flatten()
@@ -190,11 +190,25 @@ impl<K: Copy + Eq + Hash> JoinPolicy<K> {
         if let Some(ip) = ip {
             let per_ip = self.per_ip;
             self.ips
-                .entry(ip)
-                .or_insert_with(|| Bucket::per_minute(per_ip, now))
+                .entry(budget_key(ip))
+                .or_insert_with(|| Bucket::per_hour(per_ip, now))
                 .charge(now);
         }
         Refusal::new(code, message)
+    }
+}
+
+/// The address a per-IP budget is kept for: an IPv4 address as it is, an
+/// IPv6 address by its /64 (one subscriber's network: a single host can
+/// take any of its 2^64 addresses, so a budget per IPv6 address would not
+/// bind anyone).
+pub(crate) fn budget_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
     }
 }
 
@@ -235,7 +249,7 @@ mod tests {
         };
         config.rooms.capacity = 4;
         config.limits.failed_joins_per_minute = 3;
-        config.limits.failed_joins_per_minute_per_ip = 5;
+        config.limits.failed_joins_per_hour_per_ip = 5;
         (JoinPolicy::new(&config), Instant::now())
     }
 
@@ -312,6 +326,61 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv6_budget_covers_its_64() {
+        let (mut p, t) = policy(false);
+        let v6 = |last: u16| -> Option<IpAddr> {
+            Some(IpAddr::V6(std::net::Ipv6Addr::new(
+                0x2001, 0xdb8, 0, 7, 0, 0, 0, last,
+            )))
+        };
+        // Five addresses of one /64 (one host can use them all) share one budget.
+        for who in 1..=5 {
+            p.refused(who, v6(who as u16), RoomError::NotFound, t);
+        }
+        let r = p.plan(6, v6(999), &join("ABCDEFGH", false), t).unwrap_err();
+        assert_eq!(r.code, ErrorCode::RateLimited);
+        let next_64 = Some(IpAddr::V6(std::net::Ipv6Addr::new(
+            0x2001, 0xdb8, 0, 8, 0, 0, 0, 1,
+        )));
+        assert!(p.plan(6, next_64, &join("ABCDEFGH", false), t).is_ok());
+        assert_eq!(budget_key(IP.unwrap()), IP.unwrap());
+    }
+
+    /// The defaults keep guessing hopeless: the chance that one address hits
+    /// any of 1,000 live rooms in a day stays below one in a million.
+    #[test]
+    fn default_budgets_make_a_day_of_guessing_hit_less_than_one_in_a_million() {
+        let c = Config::default();
+        let space = 32f64.powi(crate::protocol::CODE_LEN as i32);
+        let per_ip = f64::from(c.limits.failed_joins_per_hour_per_ip);
+        // A full bucket at the start of the day, then the hourly refill.
+        let guesses_per_day = per_ip + per_ip * 24.0;
+        let p = guessing_odds(1000.0, space, guesses_per_day);
+        assert!(p < 1e-6, "{guesses_per_day} guesses a day: p = {p:e}");
+        // The simulated bucket agrees with the formula's guess count.
+        let (mut pol, t) = (JoinPolicy::<u32>::new(&c), Instant::now());
+        let mut tried = 0u32;
+        let mut now = t;
+        while now < t + Duration::from_secs(86_400) {
+            // A fresh connection each time: only the per-IP budget binds.
+            if pol.plan(tried, IP, &join("ABCDEFGH", false), now).is_ok() {
+                pol.refused(tried, IP, RoomError::NotFound, now);
+                tried += 1;
+            } else {
+                now += Duration::from_secs(1);
+            }
+        }
+        assert!(f64::from(tried) <= guesses_per_day, "{tried}");
+        assert!(f64::from(tried) >= guesses_per_day - 2.0, "{tried}");
+    }
+
+    /// `1 - (1 - rooms/space)^guesses`, the chance that at least one of
+    /// `guesses` distinct random codes names one of `rooms` live rooms.
+    fn guessing_odds(rooms: f64, space: f64, guesses: f64) -> f64 {
+        -(guesses * (-rooms / space).ln_1p()).exp_m1()
+    }
+
+    #[test]
     fn refusals_name_capacity_and_room_limits() {
         let (mut p, t) = policy(false);
         let full = p.refused(1, IP, RoomError::Full, t);
@@ -329,10 +398,10 @@ mod tests {
         p.refused(2, None, RoomError::NotFound, t);
         p.forget(2);
         assert_eq!((p.conns.len(), p.ips.len()), (1, 1));
-        // One token back takes 20 s per connection (3 per minute), 12 s per IP (5).
-        p.sweep(t + Duration::from_secs(10));
-        assert_eq!((p.conns.len(), p.ips.len()), (1, 1));
+        // One token back takes 20 s per connection (3 per minute), 720 s per IP (5 per hour).
         p.sweep(t + Duration::from_secs(20));
+        assert_eq!((p.conns.len(), p.ips.len()), (0, 1));
+        p.sweep(t + Duration::from_secs(720));
         assert_eq!((p.conns.len(), p.ips.len()), (0, 0));
     }
 

@@ -645,7 +645,7 @@ async fn shutdown_disconnects_clients_and_returns() {
 async fn failed_joins_are_throttled_per_ip_across_connections() {
     let mut config = Config::default();
     config.limits.failed_joins_per_minute = 100;
-    config.limits.failed_joins_per_minute_per_ip = 2;
+    config.limits.failed_joins_per_hour_per_ip = 2;
     let srv = start(config).await;
     let a = connect(&srv.url).await;
     let code = create_room(&a).await;

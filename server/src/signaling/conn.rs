@@ -94,12 +94,18 @@ fn stun_url<A: Adapter>(s: &SocketRef<A>, app: &App) -> Option<String> {
 fn client_ip<A: Adapter>(s: &SocketRef<A>, trust_proxy: bool) -> Option<IpAddr> {
     let parts = s.req_parts();
     if trust_proxy {
+        // Proxies that append (HAProxy's `option forwardfor`) may add a
+        // header line of their own after the client's: the last line counts.
         let fwd = parts
             .headers
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|h| h.to_str().ok());
+        // The last entry is the one the trusted proxy added; what comes
+        // before it was written by the client and may be anything.
         if let Some(ip) = fwd
-            .and_then(|h| h.split(',').next())
+            .and_then(|h| h.rsplit(',').next())
             .and_then(|s| s.trim().parse().ok())
         {
             return Some(ip);

@@ -4,6 +4,8 @@
 //! event they expect with a timeout (never a sleep) and keep the others.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod raw;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
