@@ -67,6 +67,16 @@ impl Bot {
         }
     }
 
+    /// Its process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Its whole log (stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
     /// Stops it at once.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
