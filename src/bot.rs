@@ -10,6 +10,7 @@
 //! stdout ([`crate::session::Line`]), the first being `ROOM <code>`, so
 //! scripts and tests can follow it without polling; it owns no socket itself.
 
+pub mod churn;
 mod report;
 
 use std::io::Write;
@@ -54,6 +55,9 @@ pub struct BotConfig {
     pub switch_mode: Option<(Duration, NetMode)>,
     /// Set to leave the room and end early (bots of `arena play --bots N`).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Print a `USAGE` line (memory, descriptors, net tasks, peers) this
+    /// often once in the room (leak checks: tests/churn.rs).
+    pub usage_every: Option<Duration>,
 }
 
 /// Why a bot stopped before the end.
@@ -96,6 +100,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     let mut tick: u64 = 0;
     let mut next_series_at = 0.0;
     let mut switched = false;
+    let mut next_usage_at = 0.0;
     loop {
         let now = session.now();
         while let Some((event, notice)) = session.next_event(now) {
@@ -121,6 +126,13 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
                 print(out, Line::Mode(mode))?;
                 tally.report.mode = mode;
                 session.send(NetCommand::SetMode(mode));
+            }
+        }
+        if let Some(every) = config.usage_every {
+            if now >= next_usage_at {
+                next_usage_at = now + every.as_secs_f64();
+                let (usage, peers) = (session.usage(), tally.peers_in_room());
+                print(out, Line::Usage { usage, peers })?;
             }
         }
         if tally.report.mesh_ready_after_s.is_none() && tally.mesh_ready() {
@@ -188,6 +200,7 @@ impl BotThread {
             events_after_peers: 1,
             switch_mode: None,
             stop: Some(stop.clone()),
+            usage_every: None,
         };
         let name = format!("bot {}", config.net.name);
         let handle = std::thread::Builder::new().name(name).spawn(move || {

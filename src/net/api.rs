@@ -134,6 +134,10 @@ pub enum NetCommand {
     SendEvent(GameEvent),
     /// Switch the network mode live (no leaving the room).
     SetMode(NetMode),
+    /// Leave the room (goodbye to every peer, links closed) and stay
+    /// connected to the server; a room operation not started yet is
+    /// forgotten. Peers leave with [`LeaveReason::WeLeft`].
+    LeaveRoom,
     /// Leave the room, close everything and end the thread.
     Shutdown,
 }
