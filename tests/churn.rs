@@ -282,6 +282,15 @@ fn a_client_joining_and_leaving_leaks_nothing_in_either_process() {
         percentile(&opens, 0.5),
         percentile(&opens, 1.0),
     );
+    let trend: Vec<String> = churner
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("CYCLE "))
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % (cycles as usize / 5).max(1) == 0 || *i == 0)
+        .map(|(i, l)| format!("{}: {}", i + 1, parse(l).rss_kb))
+        .collect();
+    eprintln!("churner RSS (KiB) by cycle: {}", trend.join(", "));
     show("churner", &churn_base, &churn_final);
     show("bot", &bot_base, &bot_final);
 
