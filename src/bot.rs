@@ -10,6 +10,7 @@
 //! stdout ([`crate::session::Line`]), the first being `ROOM <code>`, so
 //! scripts and tests can follow it without polling; it owns no socket itself.
 
+pub mod churn;
 mod hostile;
 mod report;
 
@@ -58,6 +59,9 @@ pub struct BotConfig {
     /// Play a hostile peer sending this many messages per second to every
     /// peer (0: a well-behaved bot); see [`hostile`].
     pub hostile: u32,
+    /// Print a `USAGE` line (memory, descriptors, net tasks, peers) this
+    /// often once in the room (leak checks: tests/churn.rs).
+    pub usage_every: Option<Duration>,
 }
 
 /// Why a bot stopped before the end.
@@ -106,6 +110,7 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     });
     let mut first_peer_at = None;
     let mut last_tick_at = None;
+    let mut next_usage_at = 0.0;
     loop {
         let now = session.now();
         while let Some((event, notice)) = session.next_event(now) {
@@ -131,6 +136,13 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
                 print(out, Line::Mode(mode))?;
                 tally.report.mode = mode;
                 session.send(NetCommand::SetMode(mode));
+            }
+        }
+        if let Some(every) = config.usage_every {
+            if now >= next_usage_at {
+                next_usage_at = now + every.as_secs_f64();
+                let (usage, peers) = (session.usage(), tally.peers_in_room());
+                print(out, Line::Usage { usage, peers })?;
             }
         }
         if tally.report.mesh_ready_after_s.is_none() && tally.mesh_ready() {
@@ -209,6 +221,7 @@ impl BotThread {
             switch_mode: None,
             stop: Some(stop.clone()),
             hostile: 0,
+            usage_every: None,
         };
         let name = format!("bot {}", config.net.name);
         let handle = std::thread::Builder::new().name(name).spawn(move || {

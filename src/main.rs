@@ -44,6 +44,35 @@ enum Command {
     /// (one JSON line per check on stdout).
     #[command(hide = true)]
     TurnProbe(TurnProbeFlags),
+    /// Leak check: join a room and leave it N times, a WebRTC link opened
+    /// and closed each time; prints memory, descriptors and net tasks.
+    #[command(hide = true)]
+    Churn(ChurnFlags),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ChurnFlags {
+    /// Signaling server URL.
+    #[arg(long, default_value = "http://127.0.0.1:3536", env = "ARENA_SERVER")]
+    server: String,
+    /// The room to join and leave (a long-lived player must be in it).
+    #[arg(long)]
+    room: String,
+    /// How many times to join and leave.
+    #[arg(long, default_value_t = 30)]
+    cycles: u32,
+    /// Player name.
+    #[arg(long, default_value = "Churn")]
+    name: String,
+    /// Local IP address for WebRTC (0.0.0.0: every interface).
+    #[arg(long, default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// After the first cycle's baseline, print HOLD and wait for a line on stdin.
+    #[arg(long)]
+    hold: bool,
+    /// Seconds each step (join, link open, leave) may take.
+    #[arg(long, default_value_t = 20.0)]
+    step_timeout: f64,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -154,6 +183,10 @@ struct BotFlags {
     /// (a robustness test of the other peers; they block it).
     #[arg(long, default_value_t = 0)]
     hostile: u32,
+    /// Print `USAGE rss_kb=N fds=N tasks=N peers=N` every SECS once in the
+    /// room: resident memory, open descriptors, live net tasks (leak checks).
+    #[arg(long, value_name = "SECS")]
+    usage_every: Option<f64>,
 }
 
 fn parse_mode(s: &str) -> Result<NetMode, String> {
@@ -180,6 +213,11 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
     }
     if !(f.ping_hz.is_finite() && (0.5..=100.0).contains(&f.ping_hz)) {
         anyhow::bail!("--ping-hz must be between 0.5 and 100");
+    }
+    if f.usage_every
+        .is_some_and(|s| !(s.is_finite() && (0.01..=3600.0).contains(&s)))
+    {
+        anyhow::bail!("--usage-every must be between 0.01 and 3600 seconds");
     }
     // A player with the flags' settings, plus the test knobs only bots have.
     let settings = Settings {
@@ -209,8 +247,35 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
         switch_mode: f.switch_mode.map(|(s, m)| (Duration::from_secs_f64(s), m)),
         stop: None,
         hostile: f.hostile,
+        usage_every: f.usage_every.map(Duration::from_secs_f64),
     };
     arena::bot::run(config, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+/// `arena churn`: the churning side of the leak test (tests/churn.rs).
+fn churn(f: ChurnFlags) -> anyhow::Result<()> {
+    if f.cycles == 0 {
+        anyhow::bail!("--cycles must be at least 1");
+    }
+    if !(f.step_timeout.is_finite() && f.step_timeout > 0.0) {
+        anyhow::bail!("--step-timeout must be a positive number of seconds");
+    }
+    let settings = Settings {
+        name: f.name,
+        ..Settings::default()
+    };
+    let map = arena::sim::Map::builtin();
+    let net = arena::session::net_config(&settings, f.server, f.bind, rand::random(), &map);
+    let config = arena::bot::churn::ChurnConfig {
+        net,
+        code: f.room,
+        cycles: f.cycles,
+        hold: f.hold,
+        step_timeout: Duration::from_secs_f64(f.step_timeout),
+    };
+    let stdin = std::io::stdin();
+    arena::bot::churn::run(config, &mut std::io::stdout().lock(), &mut stdin.lock())?;
     Ok(())
 }
 
@@ -226,6 +291,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Play(Box::new(cli.play))) {
         Command::Play(args) => play(*args),
         Command::Bot(flags) => bot(*flags),
+        Command::Churn(flags) => churn(flags),
         Command::TurnProbe(flags) => turn_probe(flags),
         Command::Doctor(flags) => doctor(flags),
         Command::Server(args) => arena::net::serve_blocking(&args).context("signaling server"),

@@ -126,6 +126,11 @@ impl Session {
         self.epoch.elapsed().as_secs_f64()
     }
 
+    /// What the process holds and the net thread's live tasks (leak checks).
+    pub fn usage(&self) -> crate::net::Usage {
+        self.net.usage()
+    }
+
     /// Our network id.
     pub fn id(&self) -> NetId {
         self.net.id()
@@ -216,6 +221,14 @@ pub enum Line<'a> {
     Disconnected(&'a str),
     /// Back on the server.
     Reconnected,
+    /// What the process holds, with the players in the room (`arena bot
+    /// --usage-every`, `arena churn`).
+    Usage {
+        /// Memory, descriptors, tasks.
+        usage: crate::net::Usage,
+        /// Players in the room.
+        peers: usize,
+    },
     /// The bot is done (its report is written).
     Done,
 }
@@ -252,6 +265,7 @@ impl fmt::Display for Line<'_> {
             Line::Error(e) => write!(f, "ERROR {e}"),
             Line::Disconnected(message) => write!(f, "DISCONNECTED {message}"),
             Line::Reconnected => f.write_str("RECONNECTED"),
+            Line::Usage { usage, peers } => write!(f, "USAGE {usage} peers={peers}"),
             Line::Done => f.write_str("DONE"),
         }
     }
@@ -307,6 +321,17 @@ mod tests {
                 "LEFT 00000000000000ab TimedOut",
             ),
             (Line::Mode(NetMode::SignalingOnly), "MODE signaling"),
+            (
+                Line::Usage {
+                    usage: crate::net::Usage {
+                        rss_kb: Some(20480),
+                        fds: None,
+                        tasks: 7,
+                    },
+                    peers: 1,
+                },
+                "USAGE rss_kb=20480 fds=- tasks=7 peers=1",
+            ),
             (Line::Done, "DONE"),
         ];
         for (line, text) in cases {

@@ -144,6 +144,10 @@ pub enum NetCommand {
         /// The events channel rather than the state channel.
         reliable: bool,
     },
+    /// Leave the room (goodbye to every peer, links closed) and stay
+    /// connected to the server; a room operation not started yet is
+    /// forgotten. Peers leave with [`LeaveReason::WeLeft`].
+    LeaveRoom,
     /// Leave the room, close everything and end the thread.
     Shutdown,
 }

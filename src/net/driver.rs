@@ -26,6 +26,9 @@ use crate::proto::NetId;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `disconnect` may take at shutdown.
 const DISCONNECT_WAIT: Duration = Duration::from_millis(500);
+/// How long a join waits for the ack of the `leave_room` before it (a core
+/// server never answers one).
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
 
 /// What the shell's tasks post back to it.
 pub(super) enum Internal {
@@ -43,6 +46,9 @@ pub(super) struct Driver {
     sig: Option<Signaling>,
     /// Open peer connections, by generation.
     conns: HashMap<u64, PeerConn>,
+    /// The last `leave_room` under way: the next join waits for it (see
+    /// [`Signaling::leave_room`]).
+    leaving: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Driver {
@@ -59,6 +65,7 @@ impl Driver {
             tx,
             sig: None,
             conns: HashMap::new(),
+            leaving: None,
         }
     }
 
@@ -131,7 +138,8 @@ impl Driver {
             Output::Join(request) => self.join(request),
             Output::LeaveRoom => {
                 if let Some(sig) = self.sig.clone() {
-                    tokio::spawn(async move { sig.leave_room().await });
+                    let h = tokio::spawn(async move { sig.leave_room(LEAVE_WAIT).await });
+                    self.leaving = Some(h);
                 }
             }
             Output::Signal { to, signal } => {
@@ -219,7 +227,11 @@ impl Driver {
     fn join(&mut self, request: JoinRequest) {
         let Some(sig) = self.sig.clone() else { return };
         let tx = self.tx.clone();
+        let leaving = self.leaving.take();
         tokio::spawn(async move {
+            if let Some(leave) = leaving {
+                let _ = leave.await;
+            }
             let mut request = request;
             if request.core_only {
                 // Success shows as `room_users`; only a failed emit answers.

@@ -36,6 +36,7 @@ pub mod reliable;
 pub mod route;
 pub mod signaling;
 pub mod turn_probe;
+mod usage;
 
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -48,6 +49,7 @@ pub use api::{
 };
 pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
+pub use usage::Usage;
 
 use core::Input;
 use driver::{Driver, Internal};
@@ -60,6 +62,8 @@ pub struct NetHandle {
     commands: Sender<NetCommand>,
     events: Receiver<NetEvent>,
     thread: Option<JoinHandle<()>>,
+    /// The net thread's runtime, for its task count ([`NetHandle::usage`]).
+    runtime: tokio::runtime::Handle,
 }
 
 impl NetHandle {
@@ -76,6 +80,7 @@ impl NetHandle {
         let id = rand::random::<u64>() | 1;
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<NetCommand>();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<NetEvent>();
+        let handle = runtime.handle().clone();
         let thread = std::thread::Builder::new()
             .name("arena-net-main".into())
             .spawn(move || {
@@ -105,6 +110,7 @@ impl NetHandle {
             commands: cmd_tx,
             events: ev_rx,
             thread: Some(thread),
+            runtime: handle,
         })
     }
 
@@ -121,6 +127,14 @@ impl NetHandle {
     /// The event stream: drain it with `try_iter()` once per frame.
     pub fn events(&self) -> &Receiver<NetEvent> {
         &self.events
+    }
+
+    /// What this process holds now (memory, descriptors) and how many tasks
+    /// are alive on the net thread's runtime: peer connections, their
+    /// drivers and channel readers, requests in flight. For leak checks
+    /// (`arena churn`, `arena bot --usage-every`).
+    pub fn usage(&self) -> Usage {
+        Usage::now(self.runtime.metrics().num_alive_tasks())
     }
 
     /// Leaves the room, closes every connection and waits for the thread

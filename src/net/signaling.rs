@@ -189,9 +189,15 @@ impl Signaling {
             .map_err(|e| RequestError::Send(e.to_string()))
     }
 
-    /// `leave_room` (extension; core servers ignore it).
-    pub async fn leave_room(&self) {
-        let _ = self.client.emit(events::LEAVE_ROOM, json!({})).await;
+    /// `leave_room` with its ack, waiting for it at most `wait` (core
+    /// servers ignore the event and never answer). The server handles each
+    /// event in a task of its own, so a `join_room` sent before the ack can
+    /// be handled first and then undone by the leave: the next join waits
+    /// for this.
+    pub async fn leave_room(&self, wait: Duration) {
+        if let Err(e) = self.request(events::LEAVE_ROOM, json!({}), wait).await {
+            tracing::debug!("leave_room not acknowledged: {e}");
+        }
     }
 
     /// Queues a `signal` to `to`. Returns `false` if the outbox is full.

@@ -578,6 +578,10 @@ impl NetCore {
                     self.poll_links();
                 }
             }
+            NetCommand::LeaveRoom => {
+                self.server.forget_room_op();
+                self.leave_room();
+            }
             NetCommand::Shutdown => {
                 self.leave_room();
                 self.closed = true;

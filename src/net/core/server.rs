@@ -70,6 +70,9 @@ pub(super) struct ServerState {
     want: Option<RoomOp>,
     /// A room request is under way.
     busy: bool,
+    /// The game asked to leave while a join was under way: leave as soon as
+    /// it is answered ([`NetCommand::LeaveRoom`](crate::net::NetCommand::LeaveRoom)).
+    leave_after_join: bool,
     /// ICE servers the server gave with the room.
     pub(super) ice: Vec<arena_server::protocol::IceServer>,
     probe: Option<Probe>,
@@ -89,9 +92,17 @@ impl ServerState {
             rejoin_told: false,
             want: None,
             busy: false,
+            leave_after_join: false,
             ice: Vec::new(),
             probe: None,
         }
+    }
+
+    /// Drops the room operation not started yet; one under way is left as
+    /// soon as it is answered.
+    pub(super) fn forget_room_op(&mut self) {
+        self.want = None;
+        self.leave_after_join = self.busy;
     }
 
     /// Whether emits can go out (now or once the client library reconnects).
@@ -325,6 +336,11 @@ impl NetCore {
                     code: code.clone(),
                     awaiting_users: None,
                 });
+                if std::mem::take(&mut self.server.leave_after_join) {
+                    // Left before the answer came: out again, unannounced.
+                    self.leave_room();
+                    return self.start_room_op();
+                }
                 if !rejoin {
                     self.emit(NetEvent::RoomJoined { code, created });
                 }

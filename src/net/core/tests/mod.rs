@@ -92,6 +92,83 @@ fn two_players_meet_in_a_created_room_and_go_direct() {
     assert_eq!(joined(1), Some(("p0".into(), 0)));
 }
 
+/// Open peer connections of node `n` (opened minus closed).
+fn open_conns(w: &World, n: usize) -> usize {
+    let opened = w.nodes[n]
+        .outputs
+        .iter()
+        .filter(|o| matches!(o, Output::OpenPeer(_)))
+        .count();
+    let closed = w.nodes[n]
+        .outputs
+        .iter()
+        .filter(|o| matches!(o, Output::ClosePeer { .. }))
+        .count();
+    opened - closed
+}
+
+#[test]
+fn leave_room_closes_the_link_and_the_same_client_can_come_back_again_and_again() {
+    let mut w = World::new(2);
+    assert!(w.mesh(Route::Direct));
+    let code = w.code(0).unwrap();
+    let (id0, id1) = (w.nodes[0].id, w.nodes[1].id);
+    for cycle in 1..=3 {
+        w.command(1, NetCommand::LeaveRoom);
+        let gone = |w: &World| w.route(0, id1).is_none() && w.route(1, id0).is_none();
+        assert!(w.run_until_true(5.0, gone), "cycle {cycle}");
+        assert_eq!(
+            w.count(1, |e| matches!(
+                e,
+                NetEvent::PeerLeft {
+                    reason: LeaveReason::WeLeft,
+                    ..
+                }
+            )),
+            cycle
+        );
+        assert!(
+            w.nodes[1]
+                .outputs
+                .iter()
+                .any(|o| matches!(o, Output::LeaveRoom))
+        );
+        assert_eq!(
+            (open_conns(&w, 0), open_conns(&w, 1)),
+            (0, 0),
+            "cycle {cycle}"
+        );
+        w.command(1, NetCommand::JoinRoom(code.clone()));
+        let back = |w: &World| w.sees(0, &[1], Route::Direct) && w.sees(1, &[0], Route::Direct);
+        assert!(w.run_until_true(10.0, back), "cycle {cycle}");
+        assert_eq!(
+            (open_conns(&w, 0), open_conns(&w, 1)),
+            (1, 1),
+            "cycle {cycle}"
+        );
+    }
+}
+
+#[test]
+fn leave_room_before_the_join_is_answered_leaves_once_it_is() {
+    let mut w = World::new(2);
+    assert!(w.mesh(Route::Direct));
+    let code = w.code(0).unwrap();
+    w.command(1, NetCommand::LeaveRoom);
+    assert!(w.run_until_true(5.0, |w| w.route(0, w.nodes[1].id).is_none()));
+    let joined_before = w.count(1, |e| matches!(e, NetEvent::RoomJoined { .. }));
+    // Join and leave at once: the join is under way when the leave comes.
+    w.command(1, NetCommand::JoinRoom(code));
+    w.command(1, NetCommand::LeaveRoom);
+    w.run_for(10.0);
+    assert_eq!(
+        w.count(1, |e| matches!(e, NetEvent::RoomJoined { .. })),
+        joined_before
+    );
+    assert_eq!(w.route(0, w.nodes[1].id), None);
+    assert_eq!((open_conns(&w, 0), open_conns(&w, 1)), (0, 0));
+}
+
 #[test]
 fn five_players_form_a_full_mesh_each_met_once() {
     let mut w = World::new(5);
