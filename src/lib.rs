@@ -30,6 +30,8 @@
 pub mod ai;
 pub mod bot;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod online_match;
 pub mod proto;

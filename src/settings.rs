@@ -592,13 +592,14 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// What the file text gave.
-struct Parsed {
-    settings: Settings,
+pub(crate) struct Parsed {
+    /// The settings to use, repaired.
+    pub(crate) settings: Settings,
     /// Human descriptions of the problems, in file order where known.
-    issues: Vec<String>,
+    pub(crate) issues: Vec<String>,
     /// Something in the file could not be represented (syntax or type error,
     /// unknown key): saving over it would lose it.
-    lossy: bool,
+    pub(crate) lossy: bool,
 }
 
 /// A parser message on one line (toml's may span several).
@@ -618,7 +619,7 @@ fn line_of(text: &str, at: usize) -> usize {
 
 /// Parses a settings file leniently: a syntax error gives the defaults, a
 /// bad or unknown key is skipped, an out-of-range value is repaired.
-fn parse(bytes: &[u8]) -> Parsed {
+pub(crate) fn parse(bytes: &[u8]) -> Parsed {
     let fail = |issue: String| Parsed {
         settings: Settings::default(),
         issues: vec![issue],

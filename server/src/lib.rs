@@ -24,6 +24,8 @@
 
 pub mod cluster;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 mod policy;

@@ -21,10 +21,14 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::Socket;
 
+use super::rooms::LeaveRoom;
 use super::{App, ConnRef};
 use crate::limits::Class;
 use crate::policy::Refusal;
-use crate::protocol::{ArenaError, ErrorAck, ErrorCode, events};
+use crate::protocol::{
+    ArenaError, BroadcastRequest, CreateRoom, ErrorAck, ErrorCode, Hello, JoinRoom, RelayRequest,
+    SignalRequest, events,
+};
 
 /// What the guard must know of one client → server event.
 pub(super) trait Request: Sized {
@@ -178,6 +182,60 @@ pub(super) fn check<R: Request>(
         .map_err(|m| Stop::Refuse(Refusal::new(ErrorCode::BadRequest, m)))
 }
 
+/// A client → server event as [`check`] reads it for its handler, for the
+/// fuzz target `server_event` (`crate::fuzzing`), which has no socket.
+#[derive(Debug)]
+pub(crate) enum Checked {
+    /// `hello`.
+    Hello(Hello),
+    /// `create_room`.
+    CreateRoom(CreateRoom),
+    /// `join_room` (with or without `rejoin`).
+    JoinRoom(JoinRoom),
+    /// `leave_room` (its argument is not read).
+    LeaveRoom,
+    /// `signal`.
+    Signal(SignalRequest),
+    /// `relay`.
+    Relay(RelayRequest),
+    /// `broadcast`.
+    Broadcast(BroadcastRequest),
+}
+
+/// Runs [`check`] for the event named `event` (one of [`events`]' client →
+/// server names; `None` for any other) with a rate bucket that always has a
+/// token: what the handler of a `len`-byte event whose argument is `arg`
+/// would receive, or the message of its `bad_request`.
+pub(crate) fn read_event(
+    event: &str,
+    len: usize,
+    max: usize,
+    arg: Result<Value, String>,
+) -> Option<Result<Checked, String>> {
+    fn run<R: Request>(
+        len: usize,
+        max: usize,
+        arg: Result<Value, String>,
+        typed: fn(R) -> Checked,
+    ) -> Result<Checked, String> {
+        match check::<R>(len, max, arg, |_| true) {
+            Ok(r) => Ok(typed(r)),
+            Err(Stop::Refuse(r)) => Err(r.message),
+            Err(Stop::Flood(class)) => Err(format!("rate limited: {class:?}")),
+        }
+    }
+    Some(match event {
+        events::HELLO => run(len, max, arg, Checked::Hello),
+        events::CREATE_ROOM => run(len, max, arg, Checked::CreateRoom),
+        events::JOIN_ROOM => run(len, max, arg, Checked::JoinRoom),
+        events::LEAVE_ROOM => run(len, max, arg, |LeaveRoom| Checked::LeaveRoom),
+        events::SIGNAL => run(len, max, arg, Checked::Signal),
+        events::RELAY => run(len, max, arg, Checked::Relay),
+        events::BROADCAST => run(len, max, arg, Checked::Broadcast),
+        _ => return None,
+    })
+}
+
 /// An event the guard let through: what its handler acts on and answers with.
 pub(super) struct Cx<A: Adapter> {
     /// The sender.
@@ -256,9 +314,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use serde_json::json;
 
-    use super::super::rooms::LeaveRoom;
     use super::*;
-    use crate::protocol::{CreateRoom, Hello, JoinRoom, RelayRequest, SignalRequest};
 
     const MAX: usize = 100;
 

@@ -38,6 +38,7 @@ use crate::protocol::{UserLeft, events};
 use crate::rooms::Left;
 use crate::store::RoomStore;
 use conn::{Conn, ConnRef};
+pub(crate) use guard::{Checked, read_event};
 
 /// State shared by every connection of one server (one node).
 pub(crate) struct App {
