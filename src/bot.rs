@@ -102,7 +102,8 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     let mut ai = Ai::new(seed ^ 0xB07);
     let mut tally = Tally::new(session.id(), &config.net.name, config.net.mode);
     let mut tick: u64 = 0;
-    let mut next_series_at = 0.0;
+    // When the series started (its events are due at SERIES_RATE from then).
+    let mut series = None;
     let mut switched = false;
     let mut hostile = (config.hostile > 0).then(|| {
         tracing::warn!(rate = config.hostile, "playing a hostile peer");
@@ -165,12 +166,15 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
         }
         let sent = tally.report.events_sent;
         let enough_peers = tally.peers_in_room() >= config.events_after_peers.max(1);
-        if sent < config.events && (sent > 0 || enough_peers) && now >= next_series_at {
-            next_series_at = now + 1.0 / SERIES_RATE;
-            session.send(NetCommand::SendEvent(GameEvent::Chat(format!(
-                "{SERIES}{sent}"
-            ))));
-            tally.report.events_sent += 1;
+        if sent < config.events && (sent > 0 || enough_peers) {
+            let start = series.get_or_insert(now);
+            let due = series_due(*start, now).min(config.events);
+            for n in sent..due {
+                session.send(NetCommand::SendEvent(GameEvent::Chat(format!(
+                    "{SERIES}{n}"
+                ))));
+            }
+            tally.report.events_sent = tally.report.events_sent.max(due);
         }
         // Fixed 60 Hz: sleep until the next tick is due.
         let next = Duration::from_secs_f64(tick as f64 * f64::from(DT));
@@ -196,6 +200,16 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     }
     print(out, Line::Done)?;
     Ok(report)
+}
+
+/// How many events of a series started at `start` are due at `now`: one at
+/// the start, then one every 1/[`SERIES_RATE`] s. Counted from the start, not
+/// from the last send, so 60 Hz ticks neither round the rate down (a send
+/// every other tick would be 30/s) nor let a late tick lose its events.
+fn series_due(start: f64, now: f64) -> u32 {
+    let due = ((now - start).max(0.0) * SERIES_RATE).floor() + 1.0;
+    // Saturating: the series never runs long enough to reach u32::MAX.
+    due.min(f64::from(u32::MAX)) as u32
 }
 
 /// A bot playing in a thread of this process (`arena play --bots N`, or
@@ -290,4 +304,29 @@ pub fn conditions(latency_ms: f64, jitter_ms: f64, loss: f64) -> LinkConditions 
         loss,
     }
     .clamped()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_series_keeps_its_rate_at_60_hz_ticks() {
+        // The bot's loop: a tick every DT, the due events sent at each tick.
+        let (mut sent, mut tick) = (0, 0_u32);
+        let start = 0.0;
+        while f64::from(tick) * f64::from(DT) < 10.0 {
+            sent = sent.max(series_due(start, f64::from(tick) * f64::from(DT)));
+            tick += 1;
+        }
+        // 10 s at 40/s: 400 events (+ the one at the start), not 300.
+        assert_eq!(sent, 400);
+    }
+
+    #[test]
+    fn a_late_tick_sends_what_was_due_meanwhile() {
+        assert_eq!(series_due(5.0, 5.0), 1);
+        assert_eq!(series_due(5.0, 4.0), 1);
+        assert_eq!(series_due(5.0, 5.0 + 0.5), 21);
+    }
 }
