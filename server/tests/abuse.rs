@@ -39,8 +39,10 @@ fn metric(text: &str, name: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_client_is_dropped_and_its_seat_freed_within_ping_interval_plus_timeout() {
     let mut config = Config::default();
-    config.ping_interval = Duration::from_millis(300);
-    config.ping_timeout = Duration::from_millis(200);
+    // Short enough for a test, long enough that a loaded CI machine
+    // (parallel test binaries on 2 cores) does not miss a pong.
+    config.ping_interval = Duration::from_millis(1000);
+    config.ping_timeout = Duration::from_millis(500);
     config.rooms.capacity = 3;
     let limit = config.ping_interval + config.ping_timeout;
     let srv = start(config).await;
@@ -51,12 +53,15 @@ async fn a_silent_client_is_dropped_and_its_seat_freed_within_ping_interval_plus
     let mut r = common::connect(&srv.url).await;
     r.join(&code).await;
     a.next("user_joined").await;
+    // C is connected before S joins: the room must still be full when C
+    // asks (S answers pings only while it reads, and a connection can take
+    // longer than the ping timeout on a loaded machine).
+    let c = common::connect(&srv.url).await;
     let mut s = raw::connect(srv.addr).await;
     assert_eq!(s.join(&code).await["users"].as_array().unwrap().len(), 3);
     // From now on S is silent: it reads nothing and answers no ping.
     s.pong = false;
     let silent_since = Instant::now();
-    let c = common::connect(&srv.url).await;
     let ack = c.ack("join_room", json!({ "roomId": code })).await;
     assert_eq!(ack["error"], "full", "{ack}");
 
@@ -366,21 +371,7 @@ async fn without_trust_proxy_x_forwarded_for_is_ignored() {
 /// The status line of an HTTP GET of `path` with `Origin: origin`, and
 /// whether the answer carried `Access-Control-Allow-Origin`.
 async fn get_with_origin(addr: std::net::SocketAddr, path: &str, origin: &str) -> (u16, bool) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let req =
-        format!("GET {path} HTTP/1.1\r\nHost: t\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .unwrap()
-        .unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let (status, out) = common::http_get(addr, path, &[("Origin", origin)]).await;
     let allow = out
         .to_ascii_lowercase()
         .contains("access-control-allow-origin");

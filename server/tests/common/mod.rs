@@ -72,19 +72,7 @@ impl Server {
 
     /// GET `path`: the status code and the body.
     pub async fn get_status(&self, path: &str) -> (u16, String) {
-        let mut s = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.unwrap();
-        let mut out = String::new();
-        tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-            .await
-            .unwrap()
-            .unwrap();
-        let status = out
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        let (status, out) = http_get(self.addr, path, &[]).await;
         let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned());
         (status, body.unwrap_or_default())
     }
@@ -95,6 +83,30 @@ impl Server {
         assert_eq!(status, 200, "GET {path}: {body}");
         body
     }
+}
+
+/// An HTTP/1.1 GET of `path` from the server at `addr` with extra `headers`:
+/// the status code (0 if none could be read) and the whole answer, headers
+/// included.
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n{extra}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
 }
 
 /// One connected Socket.IO client.
