@@ -429,3 +429,40 @@ async fn foreign_origins_are_refused_on_websocket_and_polling() {
     );
     srv.stop().await.unwrap();
 }
+
+/// A `join_room` sent the moment the namespace ack arrives is answered and
+/// seats the client. socketioxide 0.18 sends that ack before it marks the
+/// socket connected, so such a first event can run while
+/// `SocketRef::connected()` is still false; the join handler took that for
+/// a disconnect, undid the join and never answered (seen with raw clients
+/// on a loaded machine). 64 raw clients connect at once, as a browser's
+/// socket.io-client does when it emits on `connect`, each with `join_room`
+/// as its first event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_sent_the_moment_the_client_is_connected_is_answered() {
+    let mut config = Config::default();
+    config.rooms.capacity = 64;
+    let srv = start(config).await;
+    let host = common::connect(&srv.url).await;
+    let code = common::create_room(&host).await;
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let code = code.clone();
+        let addr = srv.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut c = raw::connect(addr).await;
+            let ack = c.join(&code).await;
+            assert!(ack["users"].is_array(), "{ack}");
+            c
+        }));
+    }
+    let mut clients = Vec::new();
+    for t in tasks {
+        clients.push(t.await.unwrap());
+    }
+    let late = common::connect(&srv.url).await;
+    let ack = late.ack("join_room", json!({ "roomId": code })).await;
+    assert_eq!(ack["error"], "full", "every seat is taken: {ack}");
+    drop(clients);
+    srv.stop().await.unwrap();
+}

@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use socketioxide::adapter::Adapter;
@@ -29,6 +30,11 @@ pub(super) struct Conn {
     stun_url: Option<String>,
     /// Held while the socket joins or leaves a room (one change at a time).
     pub(super) room_changes: Arc<tokio::sync::Mutex<()>>,
+    /// The disconnect handler has started: a join that lands now must be
+    /// undone. (Not `SocketRef::connected()`: socketioxide 0.18 sends the
+    /// namespace ack before it marks the socket connected, so a client's
+    /// first event can run while `connected()` is still false.)
+    gone: AtomicBool,
 }
 
 pub(super) type ConnRef = Arc<Conn>;
@@ -53,7 +59,18 @@ impl Conn {
             token_ok,
             stun_url: stun_url(s, app),
             room_changes: Arc::default(),
+            gone: AtomicBool::new(false),
         }
+    }
+
+    /// The socket disconnected (called first thing by the disconnect handler).
+    pub(super) fn set_gone(&self) {
+        self.gone.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the socket has disconnected.
+    pub(super) fn gone(&self) -> bool {
+        self.gone.load(Ordering::SeqCst)
     }
 
     /// The `iceServers` this client is given: the built-in STUN server first,

@@ -151,8 +151,11 @@ async fn deliver_join<A: Adapter>(cx: Cx<A>, room: &str, joined: Joined<Sid>) {
     if let Some(left) = &joined.left {
         notify_left(s, s.id, left).await;
     }
-    if !s.connected() {
-        // Disconnected while joining: on_disconnect may have run before the join landed.
+    if cx.conn.gone() {
+        // Disconnected while joining: on_disconnect may have run before the
+        // join landed. (Not `!s.connected()`: that is also false for a first
+        // event that overtook socketioxide's marking of the socket as
+        // connected; the join was then undone and never answered.)
         leave(s, &cx.app).await;
         return;
     }
@@ -194,10 +197,11 @@ pub(super) async fn on_disconnect<A: Adapter>(
     State(app): State<Arc<App>>,
     reason: DisconnectReason,
 ) {
-    let turn = s
-        .extensions
-        .get::<super::ConnRef>()
-        .map(|c| c.room_changes.clone());
+    let conn = s.extensions.get::<super::ConnRef>();
+    if let Some(c) = &conn {
+        c.set_gone();
+    }
+    let turn = conn.map(|c| c.room_changes.clone());
     let _turn = match &turn {
         Some(t) => Some(t.lock().await),
         None => None,
