@@ -88,6 +88,7 @@ fn operating_points(trajectories: &[Trajectory]) -> String {
         for (quantile, margin) in [(0.85, 0.0), (0.90, 0.005), (0.95, 0.005), (0.95, 0.015)] {
             let cond = Condition {
                 send_rate: rate,
+                auto: false,
                 ..base.clone()
             };
             let config = SyncConfig {
@@ -116,9 +117,51 @@ fn operating_points(trajectories: &[Trajectory]) -> String {
     out
 }
 
+/// Fixed 20 Hz, fixed 30 Hz and the automatic rate side by side, with the
+/// game's default renderer, on every condition.
+fn send_rates(conditions: &[Condition], trajectories: &[Trajectory]) -> String {
+    let mut out = String::from(
+        "| condition | send rate | states/s | state upstream kbit/s | mean delay ms | age mean ms | age p95 ms | RMS err | extrapolated % | held % |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for base in conditions {
+        for (label, rate, auto) in [
+            ("20 Hz fixed", 20.0, false),
+            ("30 Hz fixed", 30.0, false),
+            ("auto", 60.0, true),
+        ] {
+            let cond = Condition {
+                send_rate: rate,
+                auto,
+                ..base.clone()
+            };
+            let config = SyncConfig {
+                nominal_interval: 1.0 / rate,
+                ..SyncConfig::default()
+            };
+            let m = run(&cond, trajectories, Strategy::Ours(config), SEED);
+            out.push_str(&format!(
+                "| {} | {label} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |\n",
+                base.name,
+                m.rate_hz,
+                m.state_kbps,
+                m.mean_delay_ms,
+                m.mean_age_ms,
+                m.p95_age_ms,
+                m.rms_error,
+                m.extrapolated_pct,
+                m.held_pct,
+            ));
+        }
+    }
+    out
+}
+
 fn main() {
     let conditions = standard_conditions();
     let sim = sim_trajectories(SEED, 6, SECONDS);
+    println!("### Send rate: fixed 20 Hz, fixed 30 Hz, auto (sim trajectories, seed {SEED:#x})\n");
+    println!("{}", send_rates(&conditions, &sim));
     println!(
         "### Ground truth: the game's sim, {} AI bots in the built-in arena, {SECONDS} s\n\n\
          States sent at 20 Hz, frames at 60 Hz, seed {SEED:#x}.\n",

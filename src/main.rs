@@ -169,9 +169,9 @@ struct BotFlags {
     /// Switch network mode after SECS in the room, as SECS:MODE.
     #[arg(long, value_parser = parse_switch)]
     switch_mode: Option<(f64, NetMode)>,
-    /// State send rate, Hz (5-60).
-    #[arg(long, default_value_t = 20.0)]
-    send_rate: f64,
+    /// State send rate: "auto" (20-60 Hz per link) or at most this many Hz (5-60).
+    #[arg(long, default_value = "auto")]
+    send_rate: arena::sync::SendRate,
     /// Seed of the AI.
     #[arg(long)]
     seed: Option<u64>,
@@ -223,7 +223,7 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
     let settings = Settings {
         name: f.name,
         mode: f.mode,
-        send_rate_hz: f.send_rate,
+        send_rate: f.send_rate,
         ice_servers: f.ice_servers,
         turn_user: f.turn_user,
         turn_pass: f.turn_pass,

@@ -51,7 +51,7 @@ pub fn net_config(
         mode: settings.mode,
         ice_servers: settings.ice_servers(),
         conditions: settings.conditions(),
-        send_rate_hz: settings.send_rate_hz,
+        send_rate: settings.send_rate,
         create_token: settings.create_token.clone(),
         bind_ip,
         seed,
@@ -64,7 +64,8 @@ pub fn net_config(
 pub fn sync_config(settings: &Settings) -> SyncConfig {
     SyncConfig {
         delay: settings.interp_delay.to_delay_mode(),
-        nominal_interval: 1.0 / settings.send_rate_hz.max(1.0),
+        // What a peer sends at is its own choice; ours is the best guess.
+        nominal_interval: 1.0 / settings.send_rate.cap(),
         ..SyncConfig::default()
     }
 }
@@ -280,6 +281,7 @@ pub fn print(out: &mut impl Write, line: Line<'_>) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::SendRate;
 
     /// The formats tests/window.rs, tests/net.rs and tests/netlab.rs parse.
     #[test]
@@ -344,7 +346,7 @@ mod tests {
         let settings = Settings {
             name: "Alice".into(),
             color: 3,
-            send_rate_hz: 30.0,
+            send_rate: SendRate::Max(30.0),
             ice_servers: vec!["stun:example.invalid:3478".into()],
             create_token: Some("t".into()),
             ..Settings::default()
@@ -353,7 +355,7 @@ mod tests {
         let c = net_config(&settings, "http://s:1".into(), ip, 9, &Map::builtin());
         assert_eq!((c.name.as_str(), c.color, c.seed), ("Alice", 3, 9));
         assert_eq!((c.server_url.as_str(), c.bind_ip), ("http://s:1", ip));
-        assert_eq!(c.send_rate_hz, 30.0);
+        assert_eq!(c.send_rate, SendRate::Max(30.0));
         assert_eq!(c.ice_servers, settings.ice_servers());
         assert_eq!(c.create_token.as_deref(), Some("t"));
     }

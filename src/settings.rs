@@ -24,7 +24,7 @@
 //! mode = "hybrid"                    # "hybrid" | "webrtc" | "signaling"
 //! server_url = "http://10.0.0.5:3536" # absent or "": host on this machine; no scheme: http://
 //! host_addr = "0.0.0.0:3536"
-//! send_rate_hz = 20.0                # 5-60
+//! send_rate = "auto"                 # "auto" (20-60 Hz per link) or at most 5-60 Hz
 //! interp_delay = "auto"              # "auto" or milliseconds 0-500, e.g. 120
 //! ice_servers = ["stun:stun.example.org:3478", "turn:turn.example.org:3478"]
 //! turn_user = "ada"
@@ -49,14 +49,15 @@ use thiserror::Error;
 
 use crate::net::{LinkConditions, NetMode};
 use crate::proto::MAX_NAME_CHARS;
-use crate::sync::DelayMode;
-use crate::sync::throttle::DEFAULT_RATE_HZ;
+use crate::sync::{DelayMode, SendRate};
 
 mod fields;
 #[cfg(test)]
 mod tests;
 
-pub use fields::{FIELDS, Field, Kind, Number, Shown, Slot, Steps, Text, field, valid_server_url};
+pub use fields::{
+    FIELDS, Field, Kind, Number, SEND_RATE_STEPS, Shown, Slot, Steps, Text, field, valid_server_url,
+};
 
 /// Player name used when none is set (or the one set is unusable).
 pub const DEFAULT_NAME: &str = "Player";
@@ -186,6 +187,62 @@ impl<'de> Deserialize<'de> for InterpDelay {
     }
 }
 
+impl Serialize for SendRate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SendRate::Auto => serializer.serialize_str("auto"),
+            SendRate::Max(hz) => serializer.serialize_f64(*hz),
+        }
+    }
+}
+
+/// `"auto"` or a number of Hz (also as text, `"30"` or `"30 Hz"`), without
+/// the range check: an out-of-range number is repaired (clamped) with a
+/// message, as other numbers are.
+impl<'de> Deserialize<'de> for SendRate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RateVisitor;
+
+        impl Visitor<'_> for RateVisitor {
+            type Value = SendRate;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"auto\" or a number of Hz")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SendRate, E> {
+                let t = v.trim().to_ascii_lowercase();
+                if t == "auto" {
+                    return Ok(SendRate::Auto);
+                }
+                let digits = t.strip_suffix("hz").unwrap_or(&t).trim();
+                match digits.parse::<f64>() {
+                    Ok(hz) => self.visit_f64(hz),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<SendRate, E> {
+                self.visit_f64(v as f64)
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<SendRate, E> {
+                self.visit_f64(v as f64)
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<SendRate, E> {
+                if v.is_finite() {
+                    Ok(SendRate::Max(v))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+        }
+
+        deserializer.deserialize_any(RateVisitor)
+    }
+}
+
 /// The player's settings, as stored in `settings.toml`.
 ///
 /// Every field missing from the file takes its default. What each field
@@ -206,8 +263,9 @@ pub struct Settings {
     pub server_url: Option<String>,
     /// Where the embedded server listens when hosting on this machine.
     pub host_addr: SocketAddr,
-    /// Game state send rate, Hz (5..=60).
-    pub send_rate_hz: f64,
+    /// Game state send rate: chosen per link, or chosen up to a cap. (Earlier
+    /// versions had `send_rate_hz`, a fixed rate: see [`parse`].)
+    pub send_rate: SendRate,
     /// Interpolation delay of remote players.
     pub interp_delay: InterpDelay,
     /// STUN/TURN URLs (`stun:`, `stuns:`, `turn:`, `turns:`); empty: host
@@ -240,7 +298,7 @@ impl Default for Settings {
             mode: NetMode::default(),
             server_url: None,
             host_addr: DEFAULT_HOST_ADDR,
-            send_rate_hz: DEFAULT_RATE_HZ,
+            send_rate: SendRate::Auto,
             interp_delay: InterpDelay::Auto,
             ice_servers: Vec::new(),
             turn_user: None,
@@ -617,8 +675,16 @@ fn line_of(text: &str, at: usize) -> usize {
     text.get(..at).map_or(0, |t| t.matches('\n').count()) + 1
 }
 
+/// The key of the fixed send rate of earlier versions (20 Hz by default),
+/// read as the cap of [`Settings::send_rate`].
+const LEGACY_SEND_RATE: &str = "send_rate_hz";
+/// The default of [`LEGACY_SEND_RATE`], Hz.
+const LEGACY_DEFAULT_HZ: f64 = 20.0;
+
 /// Parses a settings file leniently: a syntax error gives the defaults, a
-/// bad or unknown key is skipped, an out-of-range value is repaired.
+/// bad or unknown key is skipped, an out-of-range value is repaired. The
+/// `send_rate_hz` of earlier versions is read as a cap of `send_rate`
+/// (`auto` when it was the old default, 20).
 pub(crate) fn parse(bytes: &[u8]) -> Parsed {
     let fail = |issue: String| Parsed {
         settings: Settings::default(),
@@ -649,6 +715,21 @@ pub(crate) fn parse(bytes: &[u8]) -> Parsed {
     let mut lines: BTreeMap<&str, usize> = BTreeMap::new();
     for (key, spanned) in &table {
         let line = line_of(text, spanned.span().start);
+        if key == LEGACY_SEND_RATE {
+            // A fixed rate other than the old default becomes a cap; the old
+            // default, which every saved file had, becomes "auto".
+            let hz = spanned
+                .get_ref()
+                .as_float()
+                .or_else(|| spanned.get_ref().as_integer().map(|i| i as f64));
+            if let Some(hz) = hz.filter(|&hz| hz != LEGACY_DEFAULT_HZ)
+                && !table.contains_key("send_rate")
+            {
+                s.send_rate = SendRate::Max(hz);
+                lines.insert("send_rate", line);
+            }
+            continue;
+        }
         let Some(f) = field(key) else {
             issues.push((line, format!("line {line}: unknown key `{key}` ignored")));
             lossy = true;

@@ -99,6 +99,11 @@ pub struct PeerReport {
     pub sync_extrapolated: f64,
     /// Share of frames held.
     pub sync_held: f64,
+    /// Remote-view age, mean over the frames: `now −` the sender's time of
+    /// the state drawn (transit + buffering), milliseconds.
+    pub sync_age_mean_ms: Option<f64>,
+    /// Remote-view age, 95th percentile, milliseconds.
+    pub sync_age_p95_ms: Option<f64>,
 }
 
 /// What the bot keeps of one remote player while playing.
@@ -150,6 +155,8 @@ impl Remote {
         self.report.sync_mean_delay_ms = s.mean_delay.map(|d| d * 1000.0);
         self.report.sync_extrapolated = s.extrapolated_ratio();
         self.report.sync_held = s.held_ratio();
+        self.report.sync_age_mean_ms = s.mean_age.map(|a| a * 1000.0);
+        self.report.sync_age_p95_ms = s.p95_age.map(|a| a * 1000.0);
         self.report
     }
 }

@@ -80,8 +80,8 @@ pub struct NetConfig {
     pub bounds: Bounds,
     /// Time zero of every `f64` time in commands and events (seconds since).
     pub epoch: Instant,
-    /// State send rate, Hz (5–60).
-    pub send_rate_hz: f64,
+    /// State send rate: automatic per link, or automatic up to a cap.
+    pub send_rate: crate::sync::SendRate,
     /// Room-creation token, if the server needs one.
     pub create_token: Option<String>,
     /// Seed of the conditioner and of session nonces.
@@ -106,7 +106,7 @@ impl NetConfig {
             bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             bounds,
             epoch: Instant::now(),
-            send_rate_hz: crate::sync::throttle::DEFAULT_RATE_HZ,
+            send_rate: crate::sync::SendRate::Auto,
             create_token: None,
             seed: rand::random(),
             ping_interval: 1.0,
@@ -354,6 +354,16 @@ pub struct PeerStats {
     /// Why the last WebRTC attempt failed (`timed out`, `ICE failed`, `no
     /// candidates from the peer`, `TURN refused`, ... with the candidates seen).
     pub p2p_failure: Option<String>,
-    /// Current state send rate to it after congestion back-off, Hz.
+    /// Current state send rate to it (the automatic choice within the
+    /// setting's cap, after congestion back-off), Hz.
     pub send_rate_hz: f64,
+    /// What set that rate: `good`, `loss burst`, `queueing`, `bandwidth` or
+    /// `congestion` (see [`crate::sync::rate`]).
+    pub send_rate_reason: String,
+    /// States sent to it.
+    pub states_out: u64,
+    /// Our upstream to it over the last 2 s, kbit/s: game messages plus an
+    /// estimate of the headers ([`crate::sync::rate::WIRE_OVERHEAD`] bytes
+    /// per message).
+    pub upstream_kbps: Option<f64>,
 }

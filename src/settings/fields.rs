@@ -19,6 +19,7 @@ use super::{
 };
 use crate::net::LinkConditions;
 use crate::proto::MAX_NAME_CHARS;
+use crate::sync::SendRate;
 use crate::sync::throttle::{MAX_RATE_HZ, MIN_RATE_HZ};
 
 /// One setting.
@@ -56,6 +57,8 @@ pub enum Kind {
     HostAddr,
     /// `auto` or 0 to [`MAX_INTERP_DELAY_MS`] ms.
     InterpDelay,
+    /// `auto` or a cap of [`MIN_RATE_HZ`] to [`MAX_RATE_HZ`] Hz.
+    SendRate,
     /// STUN/TURN URLs with one of [`ICE_SCHEMES`].
     IceServers,
     /// A number in a range.
@@ -149,10 +152,10 @@ const fn plain(suffix: &'static str) -> Shown {
     }
 }
 
+/// The caps the settings screen's send-rate stepper offers below `auto`.
+pub const SEND_RATE_STEPS: [f64; 6] = [5.0, 10.0, 15.0, 20.0, 30.0, 45.0];
+
 // The number, text and flag settings: range, stepper and accessors.
-#[rustfmt::skip]
-const SEND_RATE: Number = Number { slot: slot!(send_rate_hz), min: MIN_RATE_HZ, max: MAX_RATE_HZ, unit: " Hz",
-    steps: Steps::List(&[5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]), shown: plain(" Hz") };
 #[rustfmt::skip]
 const LATENCY: Number = Number { slot: slot!(latency_ms), min: 0.0, max: LinkConditions::MAX_LATENCY_MS, unit: " ms",
     steps: Steps::Every(25.0), shown: plain(" ms") };
@@ -198,7 +201,7 @@ pub const FIELDS: &[Field] = &[
     row("mode",         Some("Network mode"),        "mode",         "ARENA_MODE",         Kind::Mode,                   "Network mode: \"hybrid\" (WebRTC, relay fallback), \"webrtc\" or \"signaling\" (relay only)"),
     row("server_url",   Some("Server"),              "server",       "ARENA_SERVER",       Kind::ServerUrl,              "Signaling server, e.g. http://192.168.1.10:3536 (no scheme: http://). Absent, \"\" or \"host\": host on this machine"),
     row("host_addr",    None,                        "host-addr",    "ARENA_HOST_ADDR",    Kind::HostAddr,               "Where the server listens when hosting on this machine (port 0: any free port)"),
-    row("send_rate_hz", Some("Send rate"),           "send-rate",    "ARENA_SEND_RATE",    Kind::Number(SEND_RATE),      "Game state updates sent per second"),
+    row("send_rate",    Some("Send rate"),           "send-rate",    "ARENA_SEND_RATE",    Kind::SendRate,               "Game state updates sent per second to each player: \"auto\" (20, 30 or 60, from how the link does) or at most this many"),
     row("interp_delay", Some("Interpolation delay"), "interp-delay", "ARENA_INTERP_DELAY", Kind::InterpDelay,            "Interpolation delay of remote players"),
     row("ice_servers",  Some("ICE servers"),         "ice-server",   "ARENA_ICE_SERVERS",  Kind::IceServers,             "STUN/TURN URLs (stun:, stuns:, turn:, turns:), comma-separated on the command line. Empty: direct/LAN only"),
     row("turn_user",    Some("TURN user"),           "turn-user",    "ARENA_TURN_USER",    Kind::Text(TURN_USER),        "TURN username"),
@@ -223,6 +226,7 @@ impl Field {
             Kind::Name => format!("1 to {MAX_NAME_CHARS} characters"),
             Kind::Color => format!("0-{}", COLORS - 1),
             Kind::InterpDelay => format!("\"auto\" or milliseconds 0-{MAX_INTERP_DELAY_MS}"),
+            Kind::SendRate => format!("\"auto\" or {MIN_RATE_HZ}-{MAX_RATE_HZ} Hz"),
             Kind::Number(n) => format!("{}-{}{}", n.min, n.max, n.unit),
             _ => return format!("{}.", self.doc),
         };
@@ -264,6 +268,18 @@ impl Field {
             Kind::IceServers => match s.ice_servers.iter().find(|u| !valid_ice_url(u)) {
                 Some(bad) => Err(SettingsError::IceServer { got: bad.clone() }),
                 None => Ok(()),
+            },
+            Kind::SendRate => match s.send_rate {
+                SendRate::Max(got) if !(MIN_RATE_HZ..=MAX_RATE_HZ).contains(&got) => {
+                    Err(SettingsError::OutOfRange {
+                        field: self.key,
+                        got,
+                        min: MIN_RATE_HZ,
+                        max: MAX_RATE_HZ,
+                        unit: " Hz",
+                    })
+                }
+                _ => Ok(()),
             },
             Kind::Number(n) => {
                 let got = *(n.slot.get)(s);
@@ -320,6 +336,18 @@ impl Field {
                     s.interp_delay = InterpDelay::FixedMs(MAX_INTERP_DELAY_MS);
                 }
             }
+            Kind::SendRate => {
+                if let SendRate::Max(v) = s.send_rate {
+                    let fixed = s.send_rate.cap();
+                    if fixed.to_bits() != v.to_bits() {
+                        said.push(format!(
+                            "{} {v} is outside {MIN_RATE_HZ}–{MAX_RATE_HZ} Hz; using {fixed}",
+                            self.key
+                        ));
+                        s.send_rate = SendRate::Max(fixed);
+                    }
+                }
+            }
             Kind::IceServers => {
                 let given = std::mem::take(&mut s.ice_servers);
                 for url in given.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
@@ -367,6 +395,7 @@ impl Field {
             Kind::ServerUrl => s.server_url = Some(v.try_into()?),
             Kind::HostAddr => s.host_addr = v.try_into()?,
             Kind::InterpDelay => s.interp_delay = v.try_into()?,
+            Kind::SendRate => s.send_rate = v.try_into()?,
             Kind::IceServers => s.ice_servers = v.try_into()?,
             Kind::Number(n) => *(n.slot.get_mut)(s) = v.try_into()?,
             Kind::Text(t) => *(t.slot.get_mut)(s) = Some(v.try_into()?),
@@ -385,6 +414,7 @@ impl Field {
             Kind::ServerUrl => s.server_url.clone().unwrap_or_default(),
             Kind::HostAddr => s.host_addr.to_string(),
             Kind::InterpDelay => s.interp_delay.to_string(),
+            Kind::SendRate => s.send_rate.to_string(),
             Kind::IceServers => s.ice_servers.join(", "),
             Kind::Number(n) => (n.slot.get)(s).to_string(),
             Kind::Text(t) => (t.slot.get)(s).clone().unwrap_or_default(),
@@ -412,6 +442,7 @@ impl Field {
             Kind::ServerUrl => s.server_url = server_url_from_input(text),
             Kind::HostAddr => s.host_addr = trimmed.parse().map_err(|e| bad(format!("{e}")))?,
             Kind::InterpDelay => s.interp_delay = trimmed.parse()?,
+            Kind::SendRate => s.send_rate = trimmed.parse().map_err(|e| bad(format!("{e}")))?,
             Kind::IceServers => s.ice_servers = ice_list_from_input(text),
             Kind::Number(n) => {
                 *(n.slot.get_mut)(s) = trimmed.parse().map_err(|e| bad(format!("{e}")))?;

@@ -2,6 +2,7 @@
 //! overrides and the server URL parser.
 
 use super::*;
+use crate::sync::SendRate;
 use crate::sync::throttle::MAX_RATE_HZ;
 
 /// A fresh, empty folder under the system temp dir, removed on drop.
@@ -33,7 +34,7 @@ fn custom() -> Settings {
         mode: NetMode::WebRtcOnly,
         server_url: Some("https://arena.example.org".to_owned()),
         host_addr: "127.0.0.1:4000".parse().unwrap_or(DEFAULT_HOST_ADDR),
-        send_rate_hz: 30.0,
+        send_rate: SendRate::Max(30.0),
         interp_delay: InterpDelay::FixedMs(120),
         ice_servers: vec![
             "stun:stun.example.org:3478".to_owned(),
@@ -106,19 +107,19 @@ fn malformed_file_gives_defaults_warning_and_is_kept_on_save() {
 
 #[test]
 fn wrong_type_and_unknown_key_skip_only_that_key() {
-    let text = "name = \"Ada\"\nsend_rate_hz = \"fast\"\nfavourite = 1\n";
+    let text = "name = \"Ada\"\nsend_rate = \"fast\"\nfavourite = 1\n";
     let p = parse(text.as_bytes());
     assert_eq!(p.settings.name, "Ada");
-    assert_eq!(p.settings.send_rate_hz, DEFAULT_RATE_HZ);
+    assert_eq!(p.settings.send_rate, SendRate::Auto);
     assert!(p.lossy);
     assert_eq!(p.issues.len(), 2, "{:?}", p.issues);
     assert!(
-        p.issues[0].starts_with("line 2: `send_rate_hz`: invalid type"),
+        p.issues[0].starts_with("line 2: `send_rate`: invalid value"),
         "{:?}",
         p.issues
     );
     assert!(
-        p.issues[0].ends_with("using the default 20.0"),
+        p.issues[0].ends_with("using the default \"auto\""),
         "{:?}",
         p.issues
     );
@@ -138,7 +139,7 @@ fn out_of_range_values_are_clamped_with_warning() {
 name = \"  a name that is far too long  \"
 color = 12
 server_url = \"ftp://x\"
-send_rate_hz = 500
+send_rate = 500
 interp_delay = 900
 ice_servers = [\"stun:ok.example:3478\", \"http://nope\", \"\"]
 latency_ms = -3
@@ -151,7 +152,7 @@ loss = 2.0
     assert_eq!(s.name, "a name that is f");
     assert_eq!(s.color, 0);
     assert_eq!(s.server_url, None);
-    assert_eq!(s.send_rate_hz, MAX_RATE_HZ);
+    assert_eq!(s.send_rate, SendRate::Max(MAX_RATE_HZ));
     assert_eq!(s.interp_delay, InterpDelay::FixedMs(MAX_INTERP_DELAY_MS));
     assert_eq!(s.ice_servers, vec!["stun:ok.example:3478".to_owned()]);
     assert_eq!(s.latency_ms, 0.0);
@@ -160,7 +161,7 @@ loss = 2.0
     assert!(s.validate().is_ok(), "{:?}", s.validate());
     let w = loaded.warning.unwrap_or_default();
     assert!(
-        w.contains("line 4: send_rate_hz 500 is outside 5–60 Hz; using 60"),
+        w.contains("line 4: send_rate 500 is outside 5–60 Hz; using 60"),
         "{w}"
     );
     assert!(w.contains("line 2: color 12"), "{w}");
@@ -174,15 +175,15 @@ loss = 2.0
 #[test]
 fn validate_names_the_field() {
     let bad = Settings {
-        send_rate_hz: 61.0,
+        send_rate: SendRate::Max(61.0),
         ..Settings::default()
     };
     let e = bad.validate().err().map(|e| (e.field(), e.to_string()));
     assert_eq!(
         e,
         Some((
-            Some("send_rate_hz"),
-            "send_rate_hz must be between 5 and 60 Hz, got 61".to_owned()
+            Some("send_rate"),
+            "send_rate must be between 5 and 60 Hz, got 61".to_owned()
         ))
     );
     let bad = Settings {
@@ -216,7 +217,7 @@ fn overrides_win_over_the_file_and_later_layers_win() {
     let mut s = custom();
     let env = Overrides::default()
         .with("name", "Env")
-        .with("send_rate_hz", "10")
+        .with("send_rate", "10")
         .with("server_url", "embedded");
     let cli = Overrides::default()
         .with("name", " Cli ")
@@ -226,7 +227,7 @@ fn overrides_win_over_the_file_and_later_layers_win() {
     s.apply(&env).unwrap_or_else(|e| panic!("{e}"));
     s.apply(&cli).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.name, "Cli");
-    assert_eq!(s.send_rate_hz, 10.0);
+    assert_eq!(s.send_rate, SendRate::Max(10.0));
     assert_eq!(s.server_url, None);
     assert_eq!(s.server_label(), HOST_HERE);
     assert_eq!(s.turn_pass, None);
@@ -421,6 +422,32 @@ fn files_of_the_previous_version_load_and_are_written_alike() {
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
+        // The fixed rate of old became the cap of `send_rate`.
+        let line = line.replace("send_rate_hz = 30.0", "send_rate = 30.0");
         assert!(new.lines().any(|l| l == line), "{line:?} not in\n{new}");
     }
+}
+
+#[test]
+fn the_old_fixed_send_rate_becomes_auto_or_a_cap() {
+    // Every file of old had a rate; its default meant "nobody chose".
+    let p = parse(b"send_rate_hz = 20.0\n");
+    assert!(p.issues.is_empty() && !p.lossy, "{:?}", p.issues);
+    assert_eq!(p.settings.send_rate, SendRate::Auto);
+    let p = parse(b"send_rate_hz = 30\n");
+    assert_eq!(p.settings.send_rate, SendRate::Max(30.0));
+    // Out of range: repaired like the new key, naming it.
+    let p = parse(b"send_rate_hz = 500\n");
+    assert_eq!(p.settings.send_rate, SendRate::Max(MAX_RATE_HZ));
+    assert!(
+        p.issues[0].starts_with("line 1: send_rate 500"),
+        "{:?}",
+        p.issues
+    );
+    // The new key wins over the old one.
+    let p = parse(b"send_rate = \"auto\"\nsend_rate_hz = 45\n");
+    assert_eq!(p.settings.send_rate, SendRate::Auto);
+    // Text: "auto", "30", "30 Hz".
+    let p = parse(b"send_rate = \"30 Hz\"\n");
+    assert_eq!(p.settings.send_rate, SendRate::Max(30.0));
 }

@@ -4,8 +4,9 @@
 //! Owns, per remote player, the snapshot buffer keyed by the sender's
 //! timestamp, the clock-offset estimate, the adaptive playout delay,
 //! interpolation (cubic Hermite position, shortest-arc aim), bounded
-//! extrapolation with smooth correction, per-peer statistics; plus the send
-//! throttle for the local player's state, and a deterministic link model (used
+//! extrapolation with smooth correction, per-peer statistics (remote-view age
+//! included); plus the send throttle for the local player's state and the
+//! choice of its rate per link ([`rate`]), and a deterministic link model (used
 //! by the net thread's conditioner and by the quality harness of
 //! `benches/sync_quality.rs`, which lives with the tests in
 //! `tests/support/quality.rs`).
@@ -42,6 +43,7 @@ pub mod delay;
 pub mod interp;
 pub mod link;
 mod peer;
+pub mod rate;
 pub mod throttle;
 pub mod wrap;
 
@@ -51,6 +53,7 @@ pub use clock::{ClockOffset, ClockSample};
 pub use delay::DelayMode;
 pub use link::{GilbertElliott, LinkModel, LinkParams};
 pub use peer::{PeerSync, SyncConfig, SyncStats};
+pub use rate::{AutoRate, RateReason, SendRate};
 pub use throttle::SendThrottle;
 
 /// One received state of a remote player (the sync-side view of the wire

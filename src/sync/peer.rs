@@ -89,6 +89,13 @@ pub struct SyncStats {
     pub rtt: Option<f64>,
     /// Estimated `local − remote` clock offset, seconds.
     pub clock_offset: Option<f64>,
+    /// Remote-view age: how old the drawn picture is, `now −` the sender's
+    /// time of the state drawn (on our clock, through the clock-offset
+    /// estimate): transit plus buffering. Mean over the sampled frames
+    /// that had an estimate, seconds.
+    pub mean_age: Option<f64>,
+    /// 95th percentile of the remote-view age, seconds (1 ms resolution).
+    pub p95_age: Option<f64>,
 }
 
 impl SyncStats {
@@ -137,6 +144,47 @@ impl Correction {
     }
 }
 
+/// The distribution of remote-view ages: 1 ms bins up to [`AgeMeter::BINS`]
+/// ms (older ones in the last bin), their sum and count.
+#[derive(Debug, Clone, Default)]
+struct AgeMeter {
+    bins: Vec<u32>,
+    sum: f64,
+    count: u64,
+}
+
+impl AgeMeter {
+    const BINS: usize = 1000;
+
+    fn record(&mut self, age: f64) {
+        if self.bins.is_empty() {
+            self.bins = vec![0; Self::BINS];
+        }
+        let age = age.max(0.0);
+        let bin = ((age * 1000.0) as usize).min(Self::BINS - 1);
+        self.bins[bin] += 1;
+        self.sum += age;
+        self.count += 1;
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+
+    /// The `q` quantile, as the upper edge of its bin.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let rank = (q * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, &n) in self.bins.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= rank {
+                return Some((i + 1) as f64 / 1000.0);
+            }
+        }
+        None
+    }
+}
+
 /// Synchronisation of one remote player: push snapshots as they arrive, sample
 /// once per frame. All times are `f64` seconds; `now` is local.
 #[derive(Debug, Clone)]
@@ -149,6 +197,7 @@ pub struct PeerSync {
     shown: Option<Shown>,
     last_render: Option<f64>,
     delay_sum: f64,
+    ages: AgeMeter,
     stats: SyncStats,
 }
 
@@ -164,6 +213,7 @@ impl PeerSync {
             shown: None,
             last_render: None,
             delay_sum: 0.0,
+            ages: AgeMeter::default(),
             stats: SyncStats::default(),
         }
     }
@@ -283,6 +333,9 @@ impl PeerSync {
             SampleMode::Held => self.stats.held += 1,
         }
         self.delay_sum += buffering;
+        if let Some(shown_at) = self.clock.to_local(render) {
+            self.ages.record(now - shown_at);
+        }
         self.stats.buffer_depth = self.buffer.depth_after(render);
         Some(Sample {
             pos,
@@ -306,6 +359,8 @@ impl PeerSync {
         s.rtt = est.map(|e| e.rtt);
         s.clock_offset = est.map(|e| e.offset);
         s.transit = mean_lag.zip(est).map(|(m, e)| m - e.offset);
+        s.mean_age = self.ages.mean();
+        s.p95_age = self.ages.quantile(0.95);
         s
     }
 

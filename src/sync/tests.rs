@@ -442,6 +442,10 @@ fn stats_after_pong_report_transit() {
     assert!(st.mean_delay.unwrap() > 0.0);
     assert!(st.frames > 0 && st.held_ratio() < 0.1 && st.extrapolated_ratio() == 0.0);
     assert_eq!(p.to_local(3.0), Some(103.0));
+    // The picture is as old as the transit plus the buffering.
+    let (age, p95) = (st.mean_age.unwrap(), st.p95_age.unwrap());
+    assert!((age - 0.04 - st.mean_delay.unwrap()).abs() < 0.002, "{age}");
+    assert!(p95 >= age && p95 < age + 0.02, "{p95} vs {age}");
 }
 
 #[test]

@@ -1,14 +1,16 @@
 //! Send throttling of the local player's state.
 //!
-//! Owns the decision "send a state now?" for one peer link: a configurable
-//! rate (default 20 Hz, clamped to 5–60 Hz), an immediate send on discrete
-//! changes (respawn, fire, …), and a congestion back-off that halves the rate
-//! while the link reports congestion (relay queue or data-channel buffered
-//! amount high) and recovers it additively afterwards (AIMD). It must not
-//! measure congestion itself or build the message: the net thread says whether
-//! the link is congested, the caller builds the state.
+//! Owns the decision "send a state now?" for one peer link: a rate (set by
+//! the caller, from [`super::AutoRate`] in the game; clamped to 5–60 Hz), an
+//! immediate send on discrete changes (respawn, fire, …), and a congestion
+//! back-off that halves the rate while the link reports congestion (relay
+//! queue or data-channel buffered amount high) and recovers it additively
+//! afterwards (AIMD). It must not measure congestion itself or build the
+//! message: the net thread says whether the link is congested, the caller
+//! builds the state.
 
-/// Default state send rate, Hz.
+/// Send rate of [`SendThrottle::default`], Hz (the game's own default is
+/// [`super::SendRate::Auto`]).
 pub const DEFAULT_RATE_HZ: f64 = 20.0;
 /// Lowest allowed send rate, Hz.
 pub const MIN_RATE_HZ: f64 = 5.0;
@@ -19,6 +21,8 @@ pub const MAX_RATE_HZ: f64 = 60.0;
 #[derive(Debug, Clone)]
 pub struct SendThrottle {
     rate: f64,
+    /// Congestion back-off: the rate may not exceed it (∞: no back-off).
+    ceiling: f64,
     effective: f64,
     next_due: Option<f64>,
     last_now: Option<f64>,
@@ -37,6 +41,7 @@ impl SendThrottle {
         let rate = clamp_rate(rate_hz);
         Self {
             rate,
+            ceiling: f64::INFINITY,
             effective: rate,
             next_due: None,
             last_now: None,
@@ -44,10 +49,11 @@ impl SendThrottle {
         }
     }
 
-    /// Changes the configured rate (clamped to 5–60 Hz).
+    /// Changes the configured rate (clamped to 5–60 Hz); it takes effect at
+    /// once, within a congestion back-off in force.
     pub fn set_rate(&mut self, rate_hz: f64) {
         self.rate = clamp_rate(rate_hz);
-        self.effective = self.effective.min(self.rate);
+        self.effective = self.rate.min(self.ceiling);
     }
 
     /// The configured rate, Hz.
@@ -71,12 +77,16 @@ impl SendThrottle {
         self.last_now = Some(now);
         if congested {
             if now - self.last_backoff >= 0.25 {
-                self.effective = (self.effective * 0.5).max(MIN_RATE_HZ);
+                self.ceiling = (self.effective * 0.5).max(MIN_RATE_HZ);
                 self.last_backoff = now;
             }
-        } else {
-            self.effective = (self.effective + 5.0 * dt).min(self.rate);
+        } else if self.ceiling.is_finite() {
+            self.ceiling += 5.0 * dt;
+            if self.ceiling >= self.rate {
+                self.ceiling = f64::INFINITY;
+            }
         }
+        self.effective = self.rate.min(self.ceiling);
         let interval = 1.0 / self.effective;
         // Half a millisecond of slack absorbs float noise in tick times.
         let due = self.next_due.is_none_or(|d| now + 5e-4 >= d);
@@ -134,6 +144,17 @@ mod tests {
         assert!(t.should_send(0.0, false, false));
         assert!(!t.should_send(1.0 / 60.0, false, false));
         assert!(t.should_send(2.0 / 60.0, true, false));
+    }
+
+    #[test]
+    fn a_new_rate_applies_at_once_but_not_through_a_back_off() {
+        let mut t = SendThrottle::new(30.0);
+        assert_eq!(count(&mut t, 1.0, false), 30);
+        t.set_rate(60.0);
+        assert_eq!(count(&mut t, 1.0, false), 60);
+        count(&mut t, 0.1, true);
+        t.set_rate(60.0);
+        assert_eq!(t.effective_rate(), 30.0);
     }
 
     #[test]

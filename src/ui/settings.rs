@@ -29,9 +29,11 @@ use crate::net::NetMode;
 use crate::net::doctor::{self, Level, Report, Timeouts};
 use crate::proto::MAX_NAME_CHARS;
 use crate::settings::{
-    COLORS, FIELDS, Field, HOST_HERE, InterpDelay, Kind, Settings, SettingsError, Steps,
-    server_url_from_input,
+    COLORS, FIELDS, Field, HOST_HERE, InterpDelay, Kind, SEND_RATE_STEPS, Settings, SettingsError,
+    Steps, server_url_from_input,
 };
+use crate::sync::SendRate;
+use crate::sync::throttle::MAX_RATE_HZ;
 
 /// What the settings screen asks the app to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -659,6 +661,11 @@ fn value_label(f: &Field, d: &Settings) -> String {
             InterpDelay::Auto => "Auto (adaptive)".to_owned(),
             InterpDelay::FixedMs(ms) => format!("{ms} ms"),
         },
+        Kind::SendRate => match d.send_rate {
+            SendRate::Auto => "Auto (20-60 Hz)".to_owned(),
+            SendRate::Max(hz) if hz <= 20.0 => format!("{} Hz", number(hz)),
+            SendRate::Max(hz) => format!("Auto, up to {} Hz", number(hz)),
+        },
         Kind::Number(n) => {
             let v = *(n.slot.get)(d) * n.shown.scale;
             format!("{}{}{}", n.shown.prefix, number(v), n.shown.suffix)
@@ -679,6 +686,7 @@ fn step(f: &Field, d: &mut Settings, dir: i32) {
             d.mode = NetMode::ALL[(at + dir).rem_euclid(n) as usize];
         }
         Kind::InterpDelay => d.interp_delay = step_interp(d.interp_delay, dir),
+        Kind::SendRate => d.send_rate = step_send_rate(d.send_rate, dir),
         Kind::Number(n) => {
             let scale = n.shown.scale;
             let v = (n.slot.get_mut)(d);
@@ -748,6 +756,24 @@ fn step_grid(v: f64, step: f64, max: f64, dir: i32) -> f64 {
         v
     }
     .min(max.max(v))
+}
+
+/// The caps of [`SEND_RATE_STEPS`], then Auto (no cap, the most); no wrap-around.
+fn step_send_rate(r: SendRate, dir: i32) -> SendRate {
+    let key = |r: SendRate| match r {
+        SendRate::Auto => MAX_RATE_HZ,
+        SendRate::Max(hz) => hz,
+    };
+    let mut keys = SEND_RATE_STEPS.to_vec();
+    keys.push(MAX_RATE_HZ);
+    let k = step_list(key(r), &keys, dir);
+    if k >= MAX_RATE_HZ {
+        SendRate::Auto
+    } else if (k - key(r)).abs() < EPS {
+        r
+    } else {
+        SendRate::Max(k)
+    }
 }
 
 /// Auto, then the fixed steps in [`INTERP_STEPS_MS`]; no wrap-around.
@@ -912,20 +938,19 @@ mod tests {
 
     #[test]
     fn steppers_follow_their_lists() {
-        let rates = match crate::settings::field("send_rate_hz").map(|f| &f.kind) {
-            Some(Kind::Number(crate::settings::Number {
-                steps: Steps::List(rates),
-                ..
-            })) => *rates,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(rates, [5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0]);
+        let rates = &[5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0];
         assert_eq!(step_list(20.0, rates, 1), 30.0);
         assert_eq!(step_list(20.0, rates, -1), 15.0);
         assert_eq!(step_list(25.0, rates, 1), 30.0);
         assert_eq!(step_list(25.0, rates, -1), 20.0);
         assert_eq!(step_list(60.0, rates, 1), 60.0);
         assert_eq!(step_list(5.0, rates, -1), 5.0);
+
+        assert_eq!(step_send_rate(SendRate::Auto, 1), SendRate::Auto);
+        assert_eq!(step_send_rate(SendRate::Auto, -1), SendRate::Max(45.0));
+        assert_eq!(step_send_rate(SendRate::Max(45.0), 1), SendRate::Auto);
+        assert_eq!(step_send_rate(SendRate::Max(25.0), -1), SendRate::Max(20.0));
+        assert_eq!(step_send_rate(SendRate::Max(5.0), -1), SendRate::Max(5.0));
 
         assert_eq!(step_interp(InterpDelay::Auto, -1), InterpDelay::Auto);
         assert_eq!(step_interp(InterpDelay::Auto, 1), InterpDelay::FixedMs(0));

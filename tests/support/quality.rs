@@ -35,7 +35,8 @@ use arena::sync::buffer::SnapshotBuffer;
 use arena::sync::delay::percentile_sorted;
 use arena::sync::wrap::{angle_diff, wrap_angle};
 use arena::sync::{
-    GilbertElliott, LinkModel, LinkParams, PeerSync, SampleMode, SendThrottle, Snapshot, SyncConfig,
+    AutoRate, GilbertElliott, LinkModel, LinkParams, PeerSync, SampleMode, SendRate, SendThrottle,
+    Snapshot, SyncConfig,
 };
 use glam::Vec2;
 
@@ -184,8 +185,12 @@ pub struct Condition {
     pub name: String,
     /// Both directions of the link.
     pub link: LinkParams,
-    /// State send rate, Hz.
+    /// State send rate, Hz: fixed, or the cap of an automatic rate.
     pub send_rate: f64,
+    /// The rate is chosen by [`AutoRate`] (as the game's `auto` setting, or
+    /// capped at `send_rate`), which sees the peer's 60 Hz states through a
+    /// link like this one.
+    pub auto: bool,
 }
 
 /// The conditions of the issue: clean LAN, 50 ± 20 ms with 5 % loss, 150 ± 50
@@ -206,21 +211,25 @@ pub fn standard_conditions() -> Vec<Condition> {
             name: "LAN 1 ± 0.5 ms".into(),
             link: lan,
             send_rate: 20.0,
+            auto: false,
         },
         Condition {
             name: "50 ± 20 ms, 5 % loss".into(),
             link: wan,
             send_rate: 20.0,
+            auto: false,
         },
         Condition {
             name: "150 ± 50 ms, 10 % burst loss".into(),
             link: bad,
             send_rate: 20.0,
+            auto: false,
         },
         Condition {
             name: "80 ± 30 ms, 2 % loss, 5 % reorder, 2 % dup".into(),
             link: reo,
             send_rate: 20.0,
+            auto: false,
         },
     ]
 }
@@ -270,6 +279,16 @@ pub struct Metrics {
     pub extrapolated_pct: f64,
     /// Frames frozen, %.
     pub held_pct: f64,
+    /// Remote-view age, mean: `now −` the true time of the instant drawn
+    /// (transit + buffering), ms.
+    pub mean_age_ms: f64,
+    /// Remote-view age, 95th percentile, ms.
+    pub p95_age_ms: f64,
+    /// States sent per second, mean.
+    pub rate_hz: f64,
+    /// Upstream of the states, kbit/s, headers included (22-byte states +
+    /// the data channel's [`arena::sync::rate::WIRE_OVERHEAD`]).
+    pub state_kbps: f64,
 }
 
 /// Sender-clock to local-clock offset used by the harness (local = sender +
@@ -400,6 +419,8 @@ pub fn run(
     seed: u64,
 ) -> Metrics {
     let mut delays = Vec::new();
+    let mut ages = Vec::new();
+    let (mut sent, mut seconds) = (0usize, 0.0);
     let mut sq_err = 0.0;
     let mut sq_err_now = 0.0;
     let mut max_error: f64 = 0.0;
@@ -416,13 +437,41 @@ pub fn run(
         // Sender: throttle every tick, stamp on the sender clock, send at local time.
         let mut events: Vec<(f64, Event)> = Vec::new();
         let mut throttle = SendThrottle::new(condition.send_rate);
+        let mut auto = condition
+            .auto
+            .then(|| AutoRate::new(SendRate::Max(condition.send_rate)));
+        // What the sender sees of the link: the peer's states at 60 Hz
+        // through a link like this one (a link of its own: the fixed-rate
+        // figures stay as they were).
+        let mut seen: Vec<(f64, u16, f64)> = Vec::new();
+        if condition.auto {
+            let mut states_in = LinkModel::new(condition.link, s ^ 0x54);
+            for k in 0..traj.states.len() {
+                let t = k as f64 * traj.dt;
+                for a in states_in.deliver(t) {
+                    seen.push((a, k as u16, a - t));
+                }
+            }
+        }
+        seen.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut seen = seen.into_iter().peekable();
         let mut seq: u16 = 65_500; // cross the u16 wrap during the run
         let mut prev_spawn = traj.states.first().map_or(0, |s| s.spawn);
         for (k, st) in traj.states.iter().enumerate() {
             let t = k as f64 * traj.dt;
             let discrete = st.discrete || st.spawn != prev_spawn;
             prev_spawn = st.spawn;
+            if let Some(a) = auto.as_mut() {
+                while let Some((_, seq, lag)) = seen.next_if(|e| e.0 <= t) {
+                    a.on_state(seq, lag);
+                }
+                throttle.set_rate(a.rate(t));
+            }
             if throttle.should_send(t, discrete, false) {
+                sent += 1;
+                if let Some(a) = auto.as_mut() {
+                    a.on_sent(22, true);
+                }
                 let snap = Snapshot {
                     seq,
                     sent_at: t,
@@ -437,6 +486,7 @@ pub fn run(
                 }
             }
         }
+        seconds += traj.duration();
         // Receiver pings twice a second; the sender stamps on its own clock.
         let mut t0 = CLOCK_OFFSET;
         while t0 < CLOCK_OFFSET + traj.duration() {
@@ -497,6 +547,7 @@ pub fn run(
                 }
                 frames += 1;
                 delays.push((now - CLOCK_OFFSET - d.render_time - latency) * 1000.0);
+                ages.push((now - CLOCK_OFFSET - d.render_time) * 1000.0);
                 match d.mode {
                     SampleMode::Interpolated => {}
                     SampleMode::Extrapolated => extrapolated += 1,
@@ -521,7 +572,14 @@ pub fn run(
     let f = frames.max(1) as f64;
     let mean_delay_ms = delays.iter().sum::<f64>() / f;
     delays.sort_by(f64::total_cmp);
+    let mean_age_ms = ages.iter().sum::<f64>() / f;
+    ages.sort_by(f64::total_cmp);
+    let rate_hz = sent as f64 / seconds.max(1e-9);
     Metrics {
+        rate_hz,
+        state_kbps: rate_hz * (22 + arena::sync::rate::WIRE_OVERHEAD) as f64 * 8.0 / 1000.0,
+        mean_age_ms,
+        p95_age_ms: percentile_sorted(&ages, 0.95),
         frames,
         mean_delay_ms,
         p95_delay_ms: percentile_sorted(&delays, 0.95),
@@ -548,9 +606,9 @@ pub fn strategies() -> [Strategy; 3] {
 pub fn table(conditions: &[Condition], trajectories: &[Trajectory], seed: u64) -> String {
     let mut out = String::new();
     out.push_str(
-        "| condition | renderer | mean delay ms | p95 delay ms | RMS err | max err | RMS err vs now | max jump | extrapolated % | held % |\n",
+        "| condition | renderer | mean delay ms | p95 delay ms | age mean ms | age p95 ms | RMS err | max err | RMS err vs now | max jump | extrapolated % | held % |\n",
     );
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for c in conditions {
         for s in strategies() {
             let m = run(c, trajectories, s, seed);
@@ -562,11 +620,13 @@ pub fn table(conditions: &[Condition], trajectories: &[Trajectory], seed: u64) -
                 }
             };
             out.push_str(&format!(
-                "| {} | {} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} | {} | {} |\n",
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1} | {:.2} | {:.2} | {} | {} |\n",
                 c.name,
                 s.label(),
                 m.mean_delay_ms,
                 m.p95_delay_ms,
+                m.mean_age_ms,
+                m.p95_age_ms,
                 m.rms_error,
                 m.max_error,
                 m.rms_error_now,

@@ -32,10 +32,15 @@ impl NetCore {
                         .any(|&(g, queued)| g == c.generation && queued > CONGESTED_QUEUE)
                 });
                 let congested = relay_congested || conn_congested;
+                if congested {
+                    p.auto_rate.on_congestion();
+                }
+                p.throttle.set_rate(p.auto_rate.rate(now));
                 if !p.throttle.should_send(now, discrete, congested) {
                     return None;
                 }
                 p.state_seq = p.state_seq.wrapping_add(1);
+                p.stats.states_out += 1;
                 Some((
                     sid.clone(),
                     Message::State(proto::PlayerState {
@@ -74,13 +79,20 @@ impl NetCore {
 
     /// Sends one message to one peer on its current route, through the conditioner.
     pub(super) fn send_to(&mut self, sid: &str, msg: &Message) {
-        self.send_bytes(sid, proto::encode(msg), msg.is_reliable());
+        let state = matches!(msg, Message::State(_));
+        self.send_encoded(sid, proto::encode(msg), msg.is_reliable(), state);
     }
 
     /// Sends `bytes` to `sid` by its current route (a peer connection's
     /// events channel when `reliable`, else its state channel; or the
     /// server), through the conditioner.
     pub(super) fn send_bytes(&mut self, sid: &str, bytes: Vec<u8>, reliable: bool) {
+        self.send_encoded(sid, bytes, reliable, false);
+    }
+
+    /// [`NetCore::send_bytes`], saying whether `bytes` is a state (its size
+    /// counts towards the send rate's bandwidth estimate).
+    fn send_encoded(&mut self, sid: &str, bytes: Vec<u8>, reliable: bool, state: bool) {
         let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
         let can_relay = self.server.can_emit();
         let core_only = self.server.core_only;
@@ -101,6 +113,7 @@ impl NetCore {
         };
         peer.stats.msgs_out += 1;
         peer.stats.bytes_out += bytes.len() as u64;
+        peer.auto_rate.on_sent(bytes.len(), state);
         let output = match via {
             Some(generation) => Output::PeerSend {
                 generation,
@@ -230,6 +243,7 @@ impl NetCore {
             Message::State(state) => {
                 let Some(id) = peer.id else { return };
                 peer.stats.states_in += 1;
+                peer.auto_rate.on_state(state.seq, now - state.sent_at);
                 if let Some(last) = peer.last_state_seq {
                     let gap = state.seq.wrapping_sub(last);
                     if gap != 0 && gap < u16::MAX / 2 {

@@ -38,7 +38,7 @@ use super::conditioner::Conditioner;
 use super::reliable::{ReliableReceiver, ReliableSender};
 use super::route::{CandidateKind, CandidatePair, Link, NetMode, Route};
 use crate::proto::{GameEvent, NetId};
-use crate::sync::SendThrottle;
+use crate::sync::{AutoRate, SendThrottle};
 
 /// How often the core wants [`Input::Timeout`] (route timeouts, resends, pings).
 pub const TICK: Duration = Duration::from_millis(20);
@@ -348,6 +348,8 @@ struct Peer {
     /// Candidates that arrived before the offer that makes our connection.
     early_candidates: Vec<Value>,
     throttle: SendThrottle,
+    /// The automatic choice of the throttle's rate.
+    auto_rate: AutoRate,
     bucket: Bucket,
     discovered: f64,
     heard: Option<f64>,
@@ -615,6 +617,8 @@ impl NetCore {
         s.route = Some(p.link.route(mode, now, &policy));
         s.candidate = p.link.candidate();
         s.send_rate_hz = p.throttle.effective_rate();
+        s.send_rate_reason = p.auto_rate.reason().as_str().to_owned();
+        s.upstream_kbps = p.auto_rate.upstream_bps().map(|b| b / 1000.0);
         s.state_loss = if p.states_expected > 0 {
             1.0 - (s.states_in as f64 / p.states_expected as f64).min(1.0)
         } else {

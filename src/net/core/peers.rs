@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{Bucket, Conn, NetCore, Output, Peer, PeerEvent, PeerSetup, short};
 use crate::net::api::{LeaveReason, NetEvent, PeerStats};
 use crate::net::route::{Link, LinkAction, NetMode, Route};
-use crate::sync::SendThrottle;
+use crate::sync::{AutoRate, SendThrottle};
 
 /// How a P2P attempt closed by the route policy's timeout is reported.
 const TIMED_OUT: &str = "timed out: not open within the P2P timeout";
@@ -35,7 +35,8 @@ impl NetCore {
                 conn: None,
                 generation: 0,
                 early_candidates: Vec::new(),
-                throttle: SendThrottle::new(self.cfg.send_rate_hz),
+                throttle: SendThrottle::new(self.cfg.send_rate.cap()),
+                auto_rate: AutoRate::new(self.cfg.send_rate),
                 bucket: Bucket::new(now),
                 discovered: now,
                 heard: None,
