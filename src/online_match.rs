@@ -46,7 +46,7 @@ pub enum Notice {
         /// Why.
         reason: LeaveReason,
         /// Its sync figures until it left (the bot's report keeps them).
-        sync: SyncStats,
+        sync: Box<SyncStats>,
     },
     /// A player could not be shown: the arena is full.
     Full(String),
@@ -211,7 +211,7 @@ impl OnlineMatch {
                 self.world.remove_player(r.slot);
                 Some(Notice::Left {
                     peer: *peer,
-                    sync: r.sync.stats(),
+                    sync: Box::new(r.sync.stats()),
                     name: r.name,
                     reason: *reason,
                 })

@@ -238,7 +238,7 @@ impl Tally {
                 if let Some(r) = self.remotes.get_mut(&peer) {
                     r.report.left = Some(format!("{reason:?}"));
                     r.sync = match notice {
-                        Some(Notice::Left { sync, .. }) => Some(sync),
+                        Some(Notice::Left { sync, .. }) => Some(*sync),
                         _ => None,
                     };
                 }

@@ -73,8 +73,12 @@ pub struct SyncStats {
     pub interpolated: u64,
     /// Frames drawn by dead reckoning.
     pub extrapolated: u64,
-    /// Frames frozen (extrapolation bound reached, or waiting for the first).
+    /// Frames frozen because the stream ran dry (extrapolation bound reached).
     pub held: u64,
+    /// Frames drawn at the first state while the render point had not reached
+    /// it yet: the start of the stream (and the restart after a clock jump),
+    /// not a stall. Counted in `frames`, not in `held`.
+    pub waiting: u64,
     /// Snapshots buffered ahead of the render point at the last sample.
     pub buffer_depth: usize,
     /// Buffering delay now: beyond the mean one-way transit, seconds.
@@ -294,6 +298,11 @@ impl PeerSync {
         }
         self.buffer.prune(render);
         let raw = self.buffer.sample(render, self.config.max_extrapolation)?;
+        let waiting = self
+            .buffer
+            .entries()
+            .first()
+            .is_some_and(|e| render < e.snap.sent_at);
         self.last_render = Some(render);
 
         if let Some(prev) = self.shown {
@@ -330,6 +339,7 @@ impl PeerSync {
         match raw.mode {
             SampleMode::Interpolated => self.stats.interpolated += 1,
             SampleMode::Extrapolated => self.stats.extrapolated += 1,
+            SampleMode::Held if waiting => self.stats.waiting += 1,
             SampleMode::Held => self.stats.held += 1,
         }
         self.delay_sum += buffering;
