@@ -14,6 +14,8 @@
 //! without sockets: [`route`] (modes, P2P timeout and retry, which route),
 //! [`reliable`] (exactly-once in-order events across route changes and
 //! reconnections) and [`conditioner`] (artificial latency, jitter, loss).
+//! [`sio`] is a pure engine.io / Socket.IO client codec and state machine
+//! for shells that have only a raw WebSocket (the browser's).
 //! [`host`] runs the signaling server in this process (`arena server`, and
 //! the embedded server).
 //!
@@ -35,6 +37,7 @@ mod peer;
 pub mod reliable;
 pub mod route;
 pub mod signaling;
+pub mod sio;
 pub mod turn_probe;
 mod usage;
 

@@ -35,6 +35,8 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 const OUTBOX_CAP: usize = 4096;
 
 pub use super::core::{RequestError, ServerEvent as Inbound};
+/// Where Socket.IO answers for a server URL (one rule for both shells).
+pub use super::sio::socketio_url;
 
 enum Emit {
     Signal(SignalRequest),
@@ -265,30 +267,6 @@ impl Signaling {
             Ok(Ok(p)) => Ok(ack_value(p)),
             _ => Err(RequestError::Timeout),
         }
-    }
-}
-
-/// Where Socket.IO answers for the server at `url`. Our servers answer on
-/// `/socket.io/`, so a URL with a path (a reverse proxy that mounts the game
-/// under `/arena/`) means `/arena/socket.io/`; rust_socketio would take the
-/// path as the Engine.IO endpoint itself and adds `/socket.io/` only to a
-/// bare host. A URL already ending in `socket.io`, or with a query, is kept.
-pub fn socketio_url(url: &str) -> String {
-    let url = url.trim();
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if path.contains(['?', '#']) {
-        return url.to_owned();
-    }
-    let path = path.trim_end_matches('/');
-    if path.is_empty() {
-        format!("{scheme}://{authority}/socket.io/")
-    } else if path == "socket.io" || path.ends_with("/socket.io") {
-        format!("{scheme}://{authority}/{path}/")
-    } else {
-        format!("{scheme}://{authority}/{path}/socket.io/")
     }
 }
 
