@@ -346,6 +346,17 @@ impl AutoRate {
         self.lag_mins.push_back(f64::INFINITY);
     }
 
+    /// The highest of its levels at or below `hz` (the lowest level if none
+    /// is): for a link that must share a budget, e.g. the server's relay.
+    pub fn level_at_most(&self, hz: f64) -> f64 {
+        let lowest = self.levels.last().copied().unwrap_or(MIN_RATE_HZ);
+        self.levels
+            .iter()
+            .copied()
+            .find(|&l| l <= hz)
+            .unwrap_or(lowest)
+    }
+
     /// Whether the next level up keeps the upstream within the budget.
     fn up_fits(&self) -> bool {
         let Some(bps) = self.upstream_bps else {
@@ -527,6 +538,12 @@ mod tests {
         let mut a = AutoRate::new(SendRate::Max(20.0));
         a.on_congestion();
         assert_eq!(a.rate(0.0), 20.0);
+        // A shared budget picks a level within it: 7 relayed peers of 150/s.
+        let a = AutoRate::new(SendRate::Auto);
+        assert_eq!(a.level_at_most(150.0 / 7.0), 20.0);
+        assert_eq!(a.level_at_most(50.0), 30.0);
+        assert_eq!(a.level_at_most(150.0), 60.0);
+        assert_eq!(a.level_at_most(5.0), 20.0);
     }
 
     #[test]

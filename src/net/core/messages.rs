@@ -3,7 +3,7 @@
 //! `Hello`/`Resume` (who a peer is, where its event stream stands), states at
 //! each peer's send rate, reliable events exactly once, pings.
 
-use super::{CONGESTED_QUEUE, Channel, NetCore, Output, Ping, Streams, short};
+use super::{CONGESTED_QUEUE, Channel, NetCore, Output, Peer, Ping, Streams, short};
 use crate::net::api::NetEvent;
 use crate::net::reliable::{Outgoing, ReliableReceiver, ReliableSender};
 use crate::net::route::{Link, NetMode, Route};
@@ -13,14 +13,31 @@ use rand::Rng;
 /// Pings kept waiting for their pong.
 const MAX_PINGS: usize = 8;
 
+/// States per second we send through the server, all relayed peers together:
+/// within the server's default relay budget per connection (250 messages/s,
+/// `--relay-rate`), leaving room for events, acks and pings.
+pub(super) const RELAY_STATES_PER_S: f64 = 150.0;
+
 impl NetCore {
     /// The state goes to each peer at that peer's rate. Its `seq` is
     /// renumbered per peer (consecutive on each link), so a receiver can
     /// count losses from the gaps.
     pub(super) fn send_state(&mut self, state: proto::PlayerState, discrete: bool) {
-        let now = self.now;
+        let (now, mode, policy) = (self.now, self.mode, self.cfg.policy);
         let relay_congested = self.backlog.relay > CONGESTED_QUEUE;
         let backlog = &self.backlog.peers;
+        // Peers reached through the server share its relay budget.
+        let via_server = |p: &Peer| match p.link.route(mode, now, &policy) {
+            Route::Relay => true,
+            Route::Connecting => mode == NetMode::Hybrid,
+            Route::Direct | Route::Turn | Route::Unreachable => false,
+        };
+        let relayed = self
+            .peers
+            .values()
+            .filter(|p| p.id.is_some() && via_server(p))
+            .count();
+        let relay_share = RELAY_STATES_PER_S / relayed.max(1) as f64;
         let sends: Vec<(String, Message)> = self
             .peers
             .iter_mut()
@@ -35,7 +52,13 @@ impl NetCore {
                 if congested {
                     p.auto_rate.on_congestion();
                 }
-                p.throttle.set_rate(p.auto_rate.rate(now));
+                let rate = p.auto_rate.rate(now);
+                let rate = if via_server(p) {
+                    p.auto_rate.level_at_most(rate.min(relay_share))
+                } else {
+                    rate
+                };
+                p.throttle.set_rate(rate);
                 if !p.throttle.should_send(now, discrete, congested) {
                     return None;
                 }

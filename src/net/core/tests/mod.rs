@@ -1053,6 +1053,60 @@ fn refusals_worth_showing_are_shown_and_others_are_not() {
 
 // ---- sending: congestion and the conditioner --------------------------------------------
 
+/// States node 0 sends (to anyone, by any route) while it ticks at 60 Hz
+/// for `secs`.
+fn states_sent_in(w: &mut World, secs: f64) -> usize {
+    let is_state = |bytes: &[u8]| {
+        let bounds = proto::Bounds::new(glam::Vec2::ZERO, glam::Vec2::splat(2000.0));
+        matches!(proto::decode(bytes, &bounds), Ok(Message::State(_)))
+    };
+    let count = |w: &World| {
+        w.nodes[0]
+            .outputs
+            .iter()
+            .filter(|o| match o {
+                Output::Relay { bytes, .. } | Output::PeerSend { bytes, .. } => is_state(bytes),
+                _ => false,
+            })
+            .count()
+    };
+    let start = count(w);
+    for k in 0..(secs * 60.0) as usize {
+        w.command(
+            0,
+            NetCommand::SendState {
+                state: state_at(k as f32),
+                discrete: false,
+            },
+        );
+        w.run_for(1.0 / 60.0);
+    }
+    count(w) - start
+}
+
+#[test]
+fn states_go_at_60_hz_direct_and_within_the_relay_budget_through_the_server() {
+    // Direct: every tick to each peer.
+    let mut w = World::new(3);
+    assert!(w.mesh(Route::Direct));
+    let direct = states_sent_in(&mut w, 2.0);
+    assert!((230..=242).contains(&direct), "{direct} to 2 peers in 2 s");
+    // One relayed peer: 60 Hz too.
+    let mut w = World::with(2, |_, c| c.mode = NetMode::SignalingOnly);
+    assert!(w.mesh(Route::Relay));
+    let one = states_sent_in(&mut w, 2.0);
+    assert!((115..=121).contains(&one), "{one} to 1 relayed peer in 2 s");
+    // Seven relayed peers share the server's budget: 20 Hz each.
+    let mut w = World::with(8, |_, c| c.mode = NetMode::SignalingOnly);
+    assert!(w.mesh(Route::Relay));
+    let seven = states_sent_in(&mut w, 2.0);
+    assert!(
+        (seven as f64) <= 2.0 * super::messages::RELAY_STATES_PER_S,
+        "{seven} to 7 relayed peers in 2 s"
+    );
+    assert!(seven >= 7 * 38, "{seven} to 7 relayed peers in 2 s");
+}
+
 #[test]
 fn a_congested_route_lowers_the_state_rate() {
     let mut w = World::with(2, |_, c| c.mode = NetMode::SignalingOnly);
