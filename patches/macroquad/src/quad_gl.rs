@@ -704,6 +704,12 @@ impl QuadGl {
         let time = (miniquad::date::now() - self.start_time) as f32;
         let time = glam::vec4(time, time.sin(), time.cos(), 0.);
 
+        // The pass begun and not yet ended: consecutive draw calls into the
+        // same target share one pass. Ending a pass resolves a multisampled
+        // render target (a full-size blit), so one pass per draw call
+        // resolved it once per draw call.
+        let mut open_pass: Option<Option<RenderPass>> = None;
+
         for (dc, bindings) in self.draw_calls[0..self.draw_calls_count]
             .iter_mut()
             .zip(self.draw_calls_bindings.iter_mut())
@@ -719,13 +725,23 @@ impl QuadGl {
             };
 
             if pipeline.wants_screen_texture {
+                // The snapshot reads the target: end (and resolve) it first.
+                if open_pass.take().is_some() {
+                    ctx.end_render_pass();
+                }
                 self.state.snapshotter.snapshot(ctx, dc.render_pass);
             }
 
-            if let Some(render_pass) = dc.render_pass {
-                ctx.begin_pass(Some(render_pass), PassAction::Nothing);
-            } else {
-                ctx.begin_default_pass(PassAction::Nothing);
+            if open_pass != Some(dc.render_pass) {
+                if open_pass.is_some() {
+                    ctx.end_render_pass();
+                }
+                if let Some(render_pass) = dc.render_pass {
+                    ctx.begin_pass(Some(render_pass), PassAction::Nothing);
+                } else {
+                    ctx.begin_default_pass(PassAction::Nothing);
+                }
+                open_pass = Some(dc.render_pass);
             }
 
             ctx.buffer_update(
@@ -785,7 +801,6 @@ impl QuadGl {
                 pipeline.uniforms_data.len(),
             );
             ctx.draw(0, dc.indices_count as i32, 1);
-            ctx.end_render_pass();
 
             if dc.capture {
                 telemetry::track_drawcall(&pipeline.pipeline, bindings, dc.indices_count);
@@ -795,6 +810,9 @@ impl QuadGl {
             dc.indices_count = 0;
             dc.vertices_start = 0;
             dc.indices_start = 0;
+        }
+        if open_pass.is_some() {
+            ctx.end_render_pass();
         }
 
         self.draw_calls_count = 0;

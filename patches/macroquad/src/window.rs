@@ -55,6 +55,16 @@ pub unsafe fn get_internal_gl<'a>() -> InternalGlContext<'a> {
     }
 }
 
+/// What the rendering context is: its backend, and on OpenGL the version,
+/// vendor and renderer strings (`GL_VERSION`, `GL_VENDOR`, `GL_RENDERER`),
+/// the GLSL versions and optional features it supports.
+///
+/// A read-only, safe alternative to `get_internal_gl().quad_context.info()`,
+/// e.g. to tell a software rasterizer from a GPU.
+pub fn context_info() -> miniquad::ContextInfo {
+    get_quad_context().info()
+}
+
 pub fn screen_width() -> f32 {
     let context = get_context();
     context.screen_width / miniquad::window::dpi_scale()

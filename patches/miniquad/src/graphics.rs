@@ -1074,6 +1074,13 @@ pub struct ContextInfo {
     pub backend: Backend,
     /// GL_VERSION_STRING from OpenGL. Would be empty on metal.
     pub gl_version_string: String,
+    /// GL_VENDOR from OpenGL: the company responsible for the implementation,
+    /// e.g. "Mesa", "NVIDIA Corporation". Would be empty on metal.
+    pub gl_vendor: String,
+    /// GL_RENDERER from OpenGL: the renderer, usually the GPU's name, e.g.
+    /// "NVIDIA GeForce RTX 3060/PCIe/SSE2", or "llvmpipe (LLVM 15.0.6, 256 bits)"
+    /// for Mesa's software rasterizer. Would be empty on metal.
+    pub gl_renderer: String,
     /// OpenGL provides an enumeration over GL_SHADING_LANGUAGE_VERSION,
     /// allowing to see which glsl versions are actually supported.
     /// Unfortunately, it only works on GL4.3+... and even there it is not quite correct.

@@ -816,6 +816,17 @@ impl GlContext {
     }
 }
 
+/// A string from glGetString, empty if the implementation returns none.
+fn gl_string(name: GLenum) -> String {
+    let string = unsafe { glGetString(name) };
+    if string.is_null() {
+        return String::new();
+    }
+    unsafe { std::ffi::CStr::from_ptr(string as _) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[allow(clippy::field_reassign_with_default)]
 fn gl_info() -> ContextInfo {
     let version_string = unsafe { glGetString(super::gl::GL_VERSION) };
@@ -876,6 +887,8 @@ fn gl_info() -> ContextInfo {
     ContextInfo {
         backend: Backend::OpenGl,
         gl_version_string,
+        gl_vendor: gl_string(super::gl::GL_VENDOR),
+        gl_renderer: gl_string(super::gl::GL_RENDERER),
         glsl_support,
         features,
     }

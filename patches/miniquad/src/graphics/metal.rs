@@ -383,6 +383,8 @@ impl RenderingBackend for MetalContext {
         ContextInfo {
             backend: Backend::Metal,
             gl_version_string: Default::default(),
+            gl_vendor: Default::default(),
+            gl_renderer: Default::default(),
             glsl_support: Default::default(),
             features: Features {
                 instancing: true,
