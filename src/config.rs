@@ -58,8 +58,9 @@ pub struct PlayConfig {
     pub exit_after: Option<Duration>,
     /// Write every frame's duration (ms) here at exit.
     pub frame_times: Option<PathBuf>,
-    /// Multisample anti-aliasing samples (1: off).
-    pub msaa: u8,
+    /// Multisample anti-aliasing: a fixed number of samples, or chosen
+    /// for the GL renderer once the window is open (`crate::ui::msaa`).
+    pub msaa: Msaa,
     /// Play no sound.
     pub mute: bool,
 }
@@ -84,8 +85,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
-    /// `--msaa` not 1, 2, 4 or 8.
-    #[error("--msaa must be 1 (off), 2, 4 or 8, got {0}")]
+    /// `--msaa` not auto, 1, 2, 4 or 8.
+    #[error("--msaa must be auto, 1 (off), 2, 4 or 8, got {0}")]
     Msaa(u8),
     /// `--exit-after` not a finite, non-negative number of seconds.
     #[error("--exit-after must be a number of seconds ≥ 0, got {0}")]
@@ -111,8 +112,45 @@ pub enum ConfigError {
 /// Practice opponents when `--bots` is not given.
 pub const DEFAULT_PRACTICE_BOTS: usize = 3;
 
-/// Anti-aliasing samples when `--msaa` is not given.
-pub const DEFAULT_MSAA: u8 = 4;
+/// Anti-aliasing samples `--msaa auto` (the default) picks on a hardware
+/// renderer; on a software one it picks none.
+pub const HARDWARE_MSAA: u8 = 4;
+
+/// Multisample anti-aliasing as configured (`--msaa`, `ARENA_MSAA`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Msaa {
+    /// Chosen once the window is open and the GL renderer is known:
+    /// [`HARDWARE_MSAA`] samples on a GPU, none on a software rasteriser
+    /// (llvmpipe and the like, where 4x MSAA doubles the frame time).
+    #[default]
+    Auto,
+    /// This many samples (1: off), whatever the renderer.
+    Samples(u8),
+}
+
+impl std::str::FromStr for Msaa {
+    type Err = String;
+
+    /// `auto` or a number of samples (checked by [`PlayArgs::validate`]).
+    fn from_str(s: &str) -> Result<Msaa, String> {
+        if s.trim().eq_ignore_ascii_case("auto") {
+            return Ok(Msaa::Auto);
+        }
+        s.trim()
+            .parse()
+            .map(Msaa::Samples)
+            .map_err(|_| format!("expected auto, 1 (off), 2, 4 or 8, got {s:?}"))
+    }
+}
+
+impl std::fmt::Display for Msaa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Msaa::Auto => f.write_str("auto"),
+            Msaa::Samples(n) => write!(f, "{n}"),
+        }
+    }
+}
 
 /// Raw `play` options, as parsed from flags and env (clap), before validation.
 #[derive(Debug, Clone, clap::Args)]
@@ -162,10 +200,10 @@ pub struct PlayArgs {
     /// frame per line: `period work`) here at exit (benchmarks).
     #[arg(long, value_name = "PATH")]
     pub frame_times: Option<PathBuf>,
-    /// Anti-aliasing samples: 1 (off), 2, 4 or 8. Software GL (Xvfb, VMs)
-    /// draws much faster with 1.
-    #[arg(long, env = "ARENA_MSAA", default_value_t = DEFAULT_MSAA)]
-    pub msaa: u8,
+    /// Anti-aliasing samples: auto, 1 (off), 2, 4 or 8. Auto: 4 on a GPU,
+    /// off on a software renderer (llvmpipe: Xvfb, VMs, remote desktops).
+    #[arg(long, env = "ARENA_MSAA", value_name = "auto|N", default_value_t = Msaa::Auto)]
+    pub msaa: Msaa,
     /// Play no sound.
     #[arg(long, env = "ARENA_MUTE")]
     pub mute: bool,
@@ -188,7 +226,7 @@ impl Default for PlayArgs {
             screenshot: None,
             exit_after: None,
             frame_times: None,
-            msaa: DEFAULT_MSAA,
+            msaa: Msaa::Auto,
             mute: false,
         }
     }
@@ -252,8 +290,10 @@ impl PlayArgs {
         if bots >= MAX_PLAYERS {
             return Err(ConfigError::Bots { got: bots });
         }
-        if ![1, 2, 4, 8].contains(&self.msaa) {
-            return Err(ConfigError::Msaa(self.msaa));
+        if let Msaa::Samples(n) = self.msaa {
+            if ![1, 2, 4, 8].contains(&n) {
+                return Err(ConfigError::Msaa(n));
+            }
         }
         let exit_after = match self.exit_after {
             None => None,
@@ -379,6 +419,27 @@ mod tests {
     }
 
     #[test]
+    fn msaa_is_auto_unless_set() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            play: PlayArgs,
+        }
+        let msaa = |argv: &[&str]| Cli::try_parse_from(argv).map(|c| c.play.msaa).ok();
+        // ARENA_MSAA in the test's environment would change the default.
+        if std::env::var_os("ARENA_MSAA").is_none() {
+            assert_eq!(msaa(&["arena"]), Some(Msaa::Auto));
+        }
+        assert_eq!(msaa(&["arena", "--msaa", "4"]), Some(Msaa::Samples(4)));
+        assert_eq!(msaa(&["arena", "--msaa", "1"]), Some(Msaa::Samples(1)));
+        assert_eq!(msaa(&["arena", "--msaa", "Auto"]), Some(Msaa::Auto));
+        assert_eq!(msaa(&["arena", "--msaa", "many"]), None);
+        let c = args().validate(0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.msaa, Msaa::Auto);
+    }
+
+    #[test]
     fn refuses_bad_values() {
         assert!(matches!(
             PlayArgs {
@@ -400,6 +461,14 @@ mod tests {
             }
             .validate(0),
             Err(ConfigError::ExitAfter(_))
+        ));
+        assert!(matches!(
+            PlayArgs {
+                msaa: Msaa::Samples(3),
+                ..args()
+            }
+            .validate(0),
+            Err(ConfigError::Msaa(3))
         ));
         let missing = PlayArgs {
             map: Some("/nonexistent/map.toml".into()),

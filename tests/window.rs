@@ -52,9 +52,17 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// Runs `arena play ARGS --screenshot PATH --exit-after SECS` under Xvfb;
-/// returns the decoded PNG and what the game printed on stdout.
-fn screenshot_with_stdout(name: &str, args: &[&str], secs: f32) -> (Image, String) {
+/// What a run with `--screenshot` left: the frame, stdout and stderr.
+struct Shot {
+    img: Image,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `arena play ARGS --screenshot PATH --exit-after SECS` under Xvfb,
+/// with `--msaa` left to its default unless in ARGS and the anti-aliasing
+/// choice logged (`src/ui/msaa.rs`).
+fn shot(name: &str, args: &[&str], secs: f32) -> Shot {
     let _guard = XVFB.lock().unwrap_or_else(|e| e.into_inner());
     let path = tmp(&format!("{name}.png"));
     let _ = std::fs::remove_file(&path);
@@ -62,6 +70,8 @@ fn screenshot_with_stdout(name: &str, args: &[&str], secs: f32) -> (Image, Strin
         .arg("--screenshot")
         .arg(&path)
         .args(["--exit-after", &secs.to_string()])
+        .env_remove("ARENA_MSAA")
+        .env("RUST_LOG", "warn,arena::ui::msaa=info")
         .output()
         .expect("xvfb-run not found: run scripts/test.sh, which installs it");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -73,7 +83,18 @@ fn screenshot_with_stdout(name: &str, args: &[&str], secs: f32) -> (Image, Strin
     assert!(!stderr.contains("panicked"), "arena panicked:\n{stderr}");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("no screenshot at {path:?}: {e}"));
     let img = Image::from_file_with_format(&bytes, None).expect("screenshot is not a PNG");
-    (img, String::from_utf8_lossy(&out.stdout).into_owned())
+    Shot {
+        img,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: stderr.into_owned(),
+    }
+}
+
+/// Runs `arena play ARGS --screenshot PATH --exit-after SECS` under Xvfb;
+/// returns the decoded PNG and what the game printed on stdout.
+fn screenshot_with_stdout(name: &str, args: &[&str], secs: f32) -> (Image, String) {
+    let s = shot(name, args, secs);
+    (s.img, s.stdout)
 }
 
 fn screenshot(name: &str, args: &[&str], secs: f32) -> Image {
@@ -159,21 +180,26 @@ fn distinct_colours(img: &Image) -> usize {
 #[test]
 fn practice_match_draws_arena_players_and_hud() {
     let img = screenshot("practice", &["--practice", "--bots", "3"], 3.0);
+    assert_practice_frame(&img);
+}
+
+/// A practice match with 3 bots: floor, walls, the four players, the HUD bar.
+fn assert_practice_frame(img: &Image) {
     assert_eq!((img.width, img.height), (1280, 720));
     let total = img.get_image_data().len();
-    assert!(distinct_colours(&img) > 30, "the frame looks blank");
+    assert!(distinct_colours(img) > 30, "the frame looks blank");
     // The floor covers a good part of the window, walls are drawn on it.
-    let floor = count_near(&img, arena::ui::theme::FLOOR, 6);
+    let floor = count_near(img, arena::ui::theme::FLOOR, 6);
     assert!(
         floor > total / 5,
         "arena floor missing: {floor} of {total} pixels"
     );
-    let walls = count_near(&img, arena::ui::theme::WALL, 6);
+    let walls = count_near(img, arena::ui::theme::WALL, 6);
     assert!(walls > total / 200, "walls missing: {walls} pixels");
     // Four players (local + 3 bots) in their distinct colours: blue, red, green, yellow.
     for id in 0..4u8 {
         let c = arena::ui::theme::player_color(id);
-        let n = count_near(&img, c, 12);
+        let n = count_near(img, c, 12);
         assert!(n > 100, "player {id} ({c:?}) not visible: {n} pixels");
     }
     // The HUD bar across the top is the panel colour, not the floor.
@@ -302,25 +328,93 @@ fn green_badge(img: &Image, r: Rect) -> usize {
 #[test]
 fn created_room_with_three_bots_shows_four_players_with_route_badges() {
     let (img, stdout) = screenshot_with_stdout("room-bots", &["--create", "--bots", "3"], 8.0);
+    assert_room_with_three_bots(&img, &stdout);
+}
+
+/// A created room that three bots joined: four players, three direct badges.
+fn assert_room_with_three_bots(img: &Image, stdout: &str) {
     assert!(stdout.contains("ROOM "), "no room code printed:\n{stdout}");
     assert_eq!(stdout.matches("JOINED ").count(), 3, "{stdout}");
     // Four players in their colours: the player blue, bots red, yellow, green
     // (a bot just hit is drawn in a lighter tint of its colour).
     for id in 0..4u8 {
         let c = arena::ui::theme::player_color(id);
-        let n = count_player(&img, c, 12);
+        let n = count_player(img, c, 12);
         assert!(n > 100, "player {id} ({c:?}) not visible: {n} pixels");
     }
     // The player panel: a row per player, a green "direct" badge for each bot.
     for i in 1..4 {
         let cell = arena::ui::online_screen::badge_cell(i);
-        let n = green_badge(&img, cell);
+        let n = green_badge(img, cell);
         let area = (cell.w * cell.h) as usize;
         assert!(
             n > area / 3,
             "row {i}: no direct badge at {cell:?} ({n} of {area})"
         );
     }
+}
+
+/// The log line that says which GL renderer the game found and what
+/// anti-aliasing it chose (`src/ui/msaa.rs`), and the renderer's name.
+fn gl_choice(stderr: &str) -> (String, String) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("GL renderer \""))
+        .unwrap_or_else(|| panic!("the GL renderer was not logged:\n{stderr}"))
+        .to_owned();
+    let renderer = line
+        .split_once("GL renderer \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(r, _)| r.to_owned())
+        .unwrap_or_default();
+    (line, renderer)
+}
+
+/// Under Xvfb the renderer is Mesa's software rasteriser: read through the
+/// patched miniquad (`GL_RENDERER`), it turns anti-aliasing off by default;
+/// `--msaa 4` still wins, and the match drawn through the multisampled
+/// render target looks like the plain one (the right way up, HUD included).
+#[test]
+fn software_gl_is_detected_msaa_is_off_by_default_and_a_setting_wins() {
+    let auto = shot("msaa-auto", &["--practice", "--bots", "3"], 3.0);
+    let (line, renderer) = gl_choice(&auto.stderr);
+    assert!(
+        arena::ui::msaa::is_software(&renderer),
+        "Xvfb should give Mesa's software renderer: {line}"
+    );
+    assert!(line.contains("MSAA off (auto"), "{line}");
+    assert_practice_frame(&auto.img);
+
+    let set = shot("msaa-4", &["--practice", "--bots", "3", "--msaa", "4"], 3.0);
+    let (line, _) = gl_choice(&set.stderr);
+    assert!(line.contains("4x MSAA (as set"), "{line}");
+    assert_practice_frame(&set.img);
+}
+
+/// The net graph is rendered into its own texture at the start of a frame;
+/// with MSAA on, the frame around it goes back to the multisampled scene.
+#[test]
+fn created_room_with_net_graph_is_drawn_through_msaa() {
+    let s = shot(
+        "room-graph-msaa",
+        &[
+            "--create",
+            "--bots",
+            "3",
+            "--net-graph",
+            "true",
+            "--msaa",
+            "4",
+        ],
+        8.0,
+    );
+    assert!(gl_choice(&s.stderr).0.contains("4x MSAA"), "{}", s.stderr);
+    assert_room_with_three_bots(&s.img, &s.stdout);
+    // The net graph's title, in the accent colour, at the top left of its
+    // panel (bottom right of a 1280x720 window: `online_screen/graph.rs`).
+    let title = Rect::new(848.0, 262.0, 200.0, 30.0);
+    let n = count_accent(&s.img, title);
+    assert!(n > 50, "net graph title not drawn at {title:?}: {n} pixels");
 }
 
 /// Lines a child prints on stdout, as they come.

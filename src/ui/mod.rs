@@ -12,6 +12,7 @@ pub mod effects;
 pub mod hud;
 pub mod join;
 pub mod menu;
+pub mod msaa;
 pub mod netgraph;
 pub mod online_screen;
 pub mod play;
@@ -45,6 +46,9 @@ pub const WINDOW_SIZE: (i32, i32) = (1280, 720);
 
 /// Opens the window and runs the game until the player quits.
 ///
+/// The window is single-sampled: anti-aliasing is chosen once the GL
+/// renderer is known, and drawn through a render target ([`msaa`]).
+///
 /// With `--screenshot`/`--exit-after` it saves the frame shown after that
 /// time and exits the process (0 on success, 1 if the PNG could not be written).
 pub fn run(config: PlayConfig) -> ! {
@@ -55,7 +59,7 @@ pub fn run(config: PlayConfig) -> ! {
         window_height: WINDOW_SIZE.1,
         window_resizable: true,
         high_dpi: false,
-        sample_count: i32::from(config.msaa),
+        sample_count: 1,
         ..Default::default()
     };
     macroquad::Window::from_config(conf, app(config));
@@ -162,6 +166,7 @@ async fn app(config: PlayConfig) {
     let text = Text::new(fonts.as_ref());
     let sounds = audio::Sounds::load(config.mute).await;
     let started = Instant::now();
+    let mut scene = msaa::Scene::for_renderer(config.msaa);
     let mut app = App {
         settings: config.settings.clone(),
         frame_ms: Vec::new(),
@@ -191,6 +196,7 @@ async fn app(config: PlayConfig) {
     let mut last_frame = Instant::now();
     loop {
         let frame_start = Instant::now();
+        scene.begin();
         let next = match &mut screen {
             Screen::Menu(menu) => {
                 backdrop.step();
@@ -254,6 +260,7 @@ async fn app(config: PlayConfig) {
                 OnlineAction::Quit => break,
             },
         };
+        scene.present();
         if is_quit_requested() {
             break; // the window's close button, on any screen
         }

@@ -804,10 +804,13 @@ impl GraphLayer {
         let (w, h) = (size.0 as f32, size.1 as f32);
         let mut camera = Camera2D::from_display_rect(Rect::new(0.0, 0.0, w, h));
         camera.render_target = Some(target);
+        // Back to the frame's camera afterwards: the window, or the
+        // multisampled scene (`super::msaa::Scene`).
+        push_camera_state();
         set_camera(&camera);
         clear_background(Color::new(0.0, 0.0, 0.0, 0.0));
         graph.draw(text, Rect::new(0.0, 0.0, w, h), now);
-        set_default_camera();
+        pop_camera_state();
         self.stale = false;
     }
 
