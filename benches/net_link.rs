@@ -6,6 +6,12 @@
 //!    through coturn) and `relay` (signaling-only) — running side by side for
 //!    `--secs` (default 300): state-channel RTT p50/p99 from 20 Hz pings, and
 //!    the largest gap between consecutive states sent at 20 Hz.
+//!    Beside them, the baseline: bare webrtc 0.21 ping-pong between two peer
+//!    connections in this process ([`bare`]), at the bots' 20 Hz for the
+//!    same time and then 2,000 back to back.
+//!    Each bot's CPU over 10 s from the 5th second (`/proc/PID/stat`), and
+//!    that of a bot alone in a room (no peer: the net thread idle).
+//!    `--only ROUTE`: that route's pair alone.
 //! 2. `--trials` (default 10) rooms of 8 bots: time until all 28 links are
 //!    open, as seen by the last joiner (the full mesh), and by every bot.
 //!
@@ -15,6 +21,8 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "net_link/bare.rs"]
+mod bare;
 #[path = "../tests/support/coturn.rs"]
 mod coturn;
 
@@ -32,6 +40,56 @@ fn arg(name: &str, default: f64) -> f64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).cloned()
+}
+
+/// User + system CPU time of a process so far, seconds.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the
+    // 3rd field, utime the 14th, stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU use of each process over `window` starting after `after`, percent
+/// of one core, measured on a thread of its own.
+fn cpu_use(
+    pids: Vec<u32>,
+    after: std::time::Duration,
+    window: std::time::Duration,
+) -> std::thread::JoinHandle<Vec<f64>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_secs(p)).collect();
+        std::thread::sleep(window);
+        let end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_secs(p)).collect();
+        start
+            .iter()
+            .zip(&end)
+            .map(|(s, e)| match (s, e) {
+                (Some(s), Some(e)) => (e - s) / window.as_secs_f64() * 100.0,
+                _ => f64::NAN,
+            })
+            .collect()
+    })
 }
 
 fn dir() -> PathBuf {
@@ -92,6 +150,9 @@ fn the_peer(report: &Value) -> Value {
 }
 
 fn percentile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
@@ -121,6 +182,14 @@ fn main() {
     if turn.is_some() {
         routes.push(("turn", vec!["--mode", "webrtc", "--relay-only"]));
     }
+    if let Some(only) = text_arg("--only") {
+        routes.retain(|(r, _)| *r == only);
+    }
+    // The bare baseline runs beside the pairs, under the same load.
+    let baseline = std::thread::spawn(move || bare::ping_pong(20.0, secs, 0));
+    // A bot alone in its room: the net thread with nothing to carry.
+    let (mut lone, lone_report) = bot(&url, "idle", &["--create", "--duration", &d]);
+    room_code(&mut lone);
     let mut pairs = Vec::new();
     for (route, extra) in &routes {
         let common = [&["--ping-hz", "20", "--send-rate", "20"], extra.as_slice()].concat();
@@ -137,17 +206,25 @@ fn main() {
         );
         pairs.push((*route, a, ra, b, rb));
     }
+    let mut pids = vec![lone.id()];
+    for (_, a, _, b, _) in &pairs {
+        pids.extend([a.id(), b.id()]);
+    }
+    let window = std::time::Duration::from_secs_f64((secs - 6.0).clamp(1.0, 10.0));
+    let cpu = cpu_use(pids, std::time::Duration::from_secs(5), window)
+        .join()
+        .expect("cpu sampler");
     println!();
     println!(
-        "| route | seen as | RTT p50 ms | RTT p99 ms | states received | largest state gap ms | state loss |"
+        "| route | seen as | RTT p50 ms | RTT p99 ms | states received | largest state gap ms | state loss | bot CPU % |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|");
-    for (route, a, ra, b, rb) in pairs {
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (i, (route, a, ra, b, rb)) in pairs.into_iter().enumerate() {
         let (ra, rb) = (finish(a, &ra), finish(b, &rb));
-        for r in [&ra, &rb] {
+        for (j, r) in [&ra, &rb].into_iter().enumerate() {
             let p = the_peer(r);
             println!(
-                "| {route} | {} {} | {:.3} | {:.3} | {} | {:.1} | {:.4} |",
+                "| {route} | {} {} | {:.3} | {:.3} | {} | {:.1} | {:.4} | {:.1} |",
                 p["route"].as_str().unwrap_or("?"),
                 p["candidate"].as_str().unwrap_or("-"),
                 p["rtt_p50_ms"].as_f64().unwrap_or(f64::NAN),
@@ -155,9 +232,28 @@ fn main() {
                 p["states_in"],
                 p["max_state_gap_ms"].as_f64().unwrap_or(f64::NAN),
                 p["net"]["state_loss"].as_f64().unwrap_or(f64::NAN),
+                cpu[1 + 2 * i + j],
             );
         }
     }
+    finish(lone, &lone_report);
+
+    let mut paced = baseline.join().expect("bare baseline");
+    let mut back_to_back = bare::ping_pong(0.0, 0.0, 2000);
+    for (what, v) in [
+        ("bare webrtc, 20 Hz", &mut paced),
+        ("bare webrtc, back to back", &mut back_to_back),
+    ] {
+        println!(
+            "| {what} | in-process host | {:.3} | {:.3} | - | - | - | - |",
+            percentile(v, 0.5),
+            percentile(v, 0.99)
+        );
+    }
+    println!(
+        "| (none: a bot alone in its room) | - | - | - | - | - | - | {:.1} |",
+        cpu[0]
+    );
 
     // Mesh setup, against a server that hands out no TURN server (as on a
     // LAN) and against the one with coturn (ICE then also gathers relay
