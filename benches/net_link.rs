@@ -11,6 +11,8 @@
 //!    same time and then 2,000 back to back.
 //!    Each bot's CPU over 10 s from the 5th second (`/proc/PID/stat`), and
 //!    that of a bot alone in a room (no peer: the net thread idle).
+//!    `--hops`: the direct pair records where each round trip goes
+//!    (`arena bot --hops`, `arena::net::hops`) and the breakdown is printed.
 //!    `--only ROUTE`: that route's pair alone.
 //! 2. `--trials` (default 10) rooms of 8 bots: time until all 28 links are
 //!    open, as seen by the last joiner (the full mesh), and by every bot.
@@ -40,6 +42,10 @@ fn arg(name: &str, default: f64) -> f64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
 }
 
 fn text_arg(name: &str) -> Option<String> {
@@ -185,6 +191,7 @@ fn main() {
     if let Some(only) = text_arg("--only") {
         routes.retain(|(r, _)| *r == only);
     }
+    let hops = flag("--hops");
     // The bare baseline runs beside the pairs, under the same load.
     let baseline = std::thread::spawn(move || bare::ping_pong(20.0, secs, 0));
     // A bot alone in its room: the net thread with nothing to carry.
@@ -192,7 +199,10 @@ fn main() {
     room_code(&mut lone);
     let mut pairs = Vec::new();
     for (route, extra) in &routes {
-        let common = [&["--ping-hz", "20", "--send-rate", "20"], extra.as_slice()].concat();
+        let mut common = [&["--ping-hz", "20", "--send-rate", "20"], extra.as_slice()].concat();
+        if hops && *route == "direct" {
+            common.push("--hops");
+        }
         let (mut a, ra) = bot(
             &url,
             &format!("{route}-a"),
@@ -219,8 +229,12 @@ fn main() {
         "| route | seen as | RTT p50 ms | RTT p99 ms | states received | largest state gap ms | state loss | bot CPU % |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut breakdowns = Vec::new();
     for (i, (route, a, ra, b, rb)) in pairs.into_iter().enumerate() {
         let (ra, rb) = (finish(a, &ra), finish(b, &rb));
+        if route == "direct" && hops {
+            breakdowns.push((ra.clone(), rb.clone()));
+        }
         for (j, r) in [&ra, &rb].into_iter().enumerate() {
             let p = the_peer(r);
             println!(
@@ -254,6 +268,9 @@ fn main() {
         "| (none: a bot alone in its room) | - | - | - | - | - | - | {:.1} |",
         cpu[0]
     );
+    for (a, b) in &breakdowns {
+        hop_table(a, b);
+    }
 
     // Mesh setup, against a server that hands out no TURN server (as on a
     // LAN) and against the one with coturn (ICE then also gathers relay
@@ -320,6 +337,85 @@ fn mesh(url: &str, trials: usize, turn: &str) {
             percentile(v, 0.5),
             percentile(v, 0.95),
             max
+        );
+    }
+}
+
+/// The direct pair's round trips, hop by hop: each bot's pings joined with
+/// the other's answers by nonce (`arena bot --hops`). Percentiles of each
+/// hop over the joined samples, microseconds; `wire` is what remains of the
+/// round trip: the two UDP deliveries on loopback, each with the wake-up
+/// of the receiving webrtc driver.
+fn hop_table(a: &Value, b: &Value) {
+    let answers = |r: &Value| -> std::collections::HashMap<u64, Value> {
+        r["hops"]["answers"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|x| (x["nonce"].as_u64().unwrap_or(0), x.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let rows = [
+        "pinger: timer fed to the core -> ping handed to the connection's queue",
+        "pinger: queue -> connection task calls send",
+        "pinger: send -> datagram out (webrtc)",
+        "wire: both datagrams, loopback + waking the receiver (the rest of the RTT)",
+        "answerer: datagram in -> reader task has the ping (webrtc)",
+        "answerer: reader -> driver feeds the ping to the core",
+        "answerer: core: ping fed -> pong handed to the queue",
+        "answerer: queue -> connection task calls send",
+        "answerer: send -> datagram out (webrtc)",
+        "pinger: datagram in -> reader task has the pong (webrtc)",
+        "pinger: reader -> driver feeds the pong to the core",
+        "round trip (as the core measures it)",
+    ];
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); rows.len()];
+    for (pinger, answerer) in [(a, b), (b, a)] {
+        let theirs = answers(answerer);
+        for p in pinger["hops"]["pings"].as_array().into_iter().flatten() {
+            let Some(q) = p["nonce"].as_u64().and_then(|n| theirs.get(&n)) else {
+                continue;
+            };
+            let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            let ours = [f(p, "core_us"), f(p, "queue_us"), f(p, "send_us")];
+            let back = [f(p, "read_us"), f(p, "deliver_us")];
+            let turn = f(q, "turnaround_us");
+            let rtt = f(p, "rtt_us");
+            let wire = rtt - ours.iter().sum::<f64>() - turn - back.iter().sum::<f64>();
+            let vals = [
+                ours[0],
+                ours[1],
+                ours[2],
+                wire,
+                f(q, "read_us"),
+                f(q, "deliver_us"),
+                f(q, "core_us"),
+                f(q, "queue_us"),
+                f(q, "send_us"),
+                back[0],
+                back[1],
+                rtt,
+            ];
+            for (c, v) in cols.iter_mut().zip(vals) {
+                c.push(v);
+            }
+        }
+    }
+    println!();
+    println!(
+        "| direct pair, hop ({} round trips) | p50 us | p90 us | mean us |",
+        cols[0].len()
+    );
+    println!("|---|---:|---:|---:|");
+    for (row, c) in rows.iter().zip(cols.iter_mut()) {
+        let mean = c.iter().sum::<f64>() / c.len().max(1) as f64;
+        println!(
+            "| {row} | {:.0} | {:.0} | {:.0} |",
+            percentile(c, 0.5),
+            percentile(c, 0.9),
+            mean
         );
     }
 }

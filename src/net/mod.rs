@@ -30,6 +30,7 @@ pub mod conditioner;
 pub mod core;
 pub mod doctor;
 mod driver;
+pub mod hops;
 mod host;
 mod peer;
 pub mod reliable;
@@ -38,6 +39,7 @@ pub mod signaling;
 pub mod turn_probe;
 mod usage;
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -64,6 +66,8 @@ pub struct NetHandle {
     thread: Option<JoinHandle<()>>,
     /// The net thread's runtime, for its task count ([`NetHandle::usage`]).
     runtime: tokio::runtime::Handle,
+    /// The hop recorder, when [`NetConfig::record_hops`].
+    hops: Option<Arc<hops::Hops>>,
 }
 
 impl NetHandle {
@@ -81,6 +85,8 @@ impl NetHandle {
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<NetCommand>();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<NetEvent>();
         let handle = runtime.handle().clone();
+        let hops = config.record_hops.then(|| Arc::new(hops::Hops::new()));
+        let recorder = hops.clone();
         let thread = std::thread::Builder::new()
             .name("arena-net-main".into())
             .spawn(move || {
@@ -100,7 +106,7 @@ impl NetHandle {
                         // The game dropped its handle: shut down.
                         let _ = fwd.send(Internal::Core(Input::Command(NetCommand::Shutdown)));
                     });
-                    Driver::new(config, id, ev_tx, tx).run(rx).await;
+                    Driver::new(config, id, ev_tx, tx, recorder).run(rx).await;
                 });
                 runtime.shutdown_timeout(Duration::from_millis(500));
             })
@@ -111,6 +117,7 @@ impl NetHandle {
             events: ev_rx,
             thread: Some(thread),
             runtime: handle,
+            hops,
         })
     }
 
@@ -135,6 +142,12 @@ impl NetHandle {
     /// (`arena churn`, `arena bot --usage-every`).
     pub fn usage(&self) -> Usage {
         Usage::now(self.runtime.metrics().num_alive_tasks())
+    }
+
+    /// Where the round trips of pings went so far, per hop, when
+    /// [`NetConfig::record_hops`] is on.
+    pub fn hops(&self) -> Option<hops::HopReport> {
+        self.hops.as_ref().map(|h| h.report())
     }
 
     /// Leaves the room, closes every connection and waits for the thread
