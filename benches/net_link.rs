@@ -344,8 +344,8 @@ fn mesh(url: &str, trials: usize, turn: &str) {
 /// The direct pair's round trips, hop by hop: each bot's pings joined with
 /// the other's answers by nonce (`arena bot --hops`). Percentiles of each
 /// hop over the joined samples, microseconds; `wire` is what remains of the
-/// round trip: the two UDP deliveries on loopback, each with the wake-up
-/// of the receiving webrtc driver.
+/// round trip: the two datagrams through the kernel on loopback (`sendmsg`
+/// to `recvmmsg`), each with the wake-up of the receiving net thread.
 fn hop_table(a: &Value, b: &Value) {
     let answers = |r: &Value| -> std::collections::HashMap<u64, Value> {
         r["hops"]["answers"]
@@ -360,13 +360,13 @@ fn hop_table(a: &Value, b: &Value) {
     let rows = [
         "pinger: timer fed to the core -> ping handed to the connection's queue",
         "pinger: queue -> connection task calls send",
-        "pinger: send -> datagram out (webrtc)",
-        "wire: both datagrams, loopback + waking the receiver (the rest of the RTT)",
+        "pinger: send -> datagram to the socket (webrtc)",
+        "wire: both datagrams, sendmsg -> recvmmsg incl. waking the receiver (the rest)",
         "answerer: datagram in -> reader task has the ping (webrtc)",
         "answerer: reader -> driver feeds the ping to the core",
         "answerer: core: ping fed -> pong handed to the queue",
         "answerer: queue -> connection task calls send",
-        "answerer: send -> datagram out (webrtc)",
+        "answerer: send -> datagram to the socket (webrtc)",
         "pinger: datagram in -> reader task has the pong (webrtc)",
         "pinger: reader -> driver feeds the pong to the core",
         "round trip (as the core measures it)",

@@ -13,8 +13,9 @@
 //! `fed`: the driver fed the core the input whose handling produced it (a
 //! ping: the timer; a pong: the ping, so the ping's `driver`); `handed`: the
 //! driver put it on the connection's queue; `task`: the connection's task
-//! took it off and called the data channel's `send`; `wire out`: the UDP
-//! datagram left our socket; `wire in`: a datagram arrived on our socket;
+//! took it off and called the data channel's `send`; `wire out`: webrtc
+//! hands the UDP datagram to our socket (just before `sendmsg`); `wire in`:
+//! a datagram came out of our socket (after `recvmmsg`);
 //! `read`: the channel's reader task got the message; `driver`: the driver
 //! fed it to the core (a pong's round trip ends there, as the core measures
 //! it). The UDP instants come from the connection's socket, which the
@@ -73,9 +74,9 @@ pub(super) enum Point {
     Handed,
     /// The connection's task took it and called `send`.
     Task,
-    /// Its datagram left our socket.
+    /// Its datagram is handed to our socket.
     WireOut,
-    /// Its datagram arrived on our socket.
+    /// Its datagram came out of our socket.
     WireIn,
     /// The channel's reader got it.
     Read,
@@ -214,7 +215,7 @@ pub struct PingHops {
     pub core_us: f64,
     /// Queue → the connection's task calls `send`.
     pub queue_us: f64,
-    /// `send` → the datagram leaves our socket (webrtc: SCTP, DTLS, UDP).
+    /// `send` → the datagram is handed to our socket (webrtc: SCTP, DTLS).
     pub send_us: f64,
     /// The pong's datagram arrives → the reader task has the pong (webrtc).
     pub read_us: f64,
@@ -237,7 +238,7 @@ pub struct AnswerHops {
     pub core_us: f64,
     /// Queue → the connection's task calls `send`.
     pub queue_us: f64,
-    /// `send` → the pong's datagram leaves our socket.
+    /// `send` → the pong's datagram is handed to our socket.
     pub send_us: f64,
     /// The ping's datagram in → the pong's datagram out.
     pub turnaround_us: f64,
@@ -283,11 +284,10 @@ impl ConnHops {
         }
     }
 
-    /// A datagram left the socket.
-    fn sent(&self) {
-        let now = Instant::now();
+    /// A datagram was handed to the socket at `at`.
+    fn sent(&self, at: Instant) {
         if let Some(key) = self.armed.lock().ok().and_then(|mut a| a.take()) {
-            self.hops.stamp_key(key, Point::WireOut, now);
+            self.hops.stamp_key(key, Point::WireOut, at);
         }
     }
 
@@ -324,9 +324,13 @@ impl AsyncUdpSocket for HopSocket {
     }
 
     fn poll_send(&self, cx: &mut Context<'_>, transmit: &Transmit<'_>) -> Poll<io::Result<usize>> {
+        // Taken before the system call: on loopback `sendmsg` itself
+        // delivers the datagram and wakes the receiver, which belongs to
+        // the wire.
+        let at = Instant::now();
         let r = self.inner.poll_send(cx, transmit);
         if let Poll::Ready(Ok(_)) = r {
-            self.conn.sent();
+            self.conn.sent(at);
         }
         r
     }
@@ -420,12 +424,12 @@ mod tests {
         let hops = Arc::new(Hops::new());
         let conn = ConnHops::new(hops.clone());
         conn.sending(&ping(1));
-        conn.sent();
+        conn.sent(Instant::now());
         let first = hops
             .records
             .lock()
             .map(|r| r[&Key::Ping(1)][Point::WireOut as usize]);
-        conn.sent();
+        conn.sent(Instant::now());
         let again = hops
             .records
             .lock()
