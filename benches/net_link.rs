@@ -167,6 +167,9 @@ fn main() {
     // `cargo bench` passes `--bench`; accept and ignore it.
     let secs = arg("--secs", 300.0);
     let trials = arg("--trials", 10.0) as usize;
+    if flag("--bare-sweep") {
+        return bare_sweep(secs);
+    }
     let secret = "bench-secret";
     let turn = Coturn::start(secret, &dir().join("coturn"))
         .map_err(|e| eprintln!("no coturn ({e}): skipping the turn route"))
@@ -416,6 +419,28 @@ fn hop_table(a: &Value, b: &Value) {
             percentile(c, 0.5),
             percentile(c, 0.9),
             mean
+        );
+    }
+}
+
+/// `--bare-sweep`: bare webrtc ping-pong alone, `secs` at each of several
+/// rates and 2,000 back to back: how the round trip depends on how long the
+/// stack was idle before each ping.
+fn bare_sweep(secs: f64) {
+    println!("| bare webrtc, pings | samples | RTT p50 ms | RTT p99 ms |");
+    println!("|---|---:|---:|---:|");
+    for hz in [20.0, 100.0, 1000.0, 0.0] {
+        let mut v = bare::ping_pong(hz, secs, 2000);
+        let what = if hz > 0.0 {
+            format!("{hz} Hz")
+        } else {
+            "back to back".to_owned()
+        };
+        println!(
+            "| {what} | {} | {:.3} | {:.3} |",
+            v.len(),
+            percentile(&mut v, 0.5),
+            percentile(&mut v, 0.99)
         );
     }
 }
