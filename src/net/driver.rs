@@ -77,12 +77,19 @@ impl Driver {
         }
     }
 
-    /// Runs until [`NetCommand::Shutdown`] or until the game drops its ends.
-    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Internal>) {
+    /// Runs until [`NetCommand::Shutdown`] or until the game drops its ends:
+    /// takes the game's `commands` and what its own tasks post to `rx`.
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<NetCommand>,
+        mut rx: mpsc::UnboundedReceiver<Internal>,
+    ) {
         self.feed(Input::Timeout);
         while !self.core.is_closed() {
             let deadline = tokio::time::Instant::from_std(self.core.poll_timeout());
             let input = tokio::select! {
+                // The game dropped its handle: shut down.
+                c = commands.recv() => Input::Command(c.unwrap_or(NetCommand::Shutdown)),
                 msg = rx.recv() => match msg {
                     Some(Internal::Core(input)) => input,
                     Some(Internal::Connected(sig)) => {
