@@ -512,7 +512,8 @@ async fn drive(
     }
 }
 
-/// One task reads each channel (the only way to receive on it).
+/// One task reads each channel (the only way to receive on it), one
+/// message per turn.
 fn spawn_reader(
     dc: Arc<dyn DataChannel>,
     ch: Channel,
@@ -535,6 +536,14 @@ fn spawn_reader(
                     if !report(PcEvent::Message(m.data.to_vec())) {
                         return;
                     }
+                    // Take turns with the other channel's reader: all tasks
+                    // share the net thread, and a reader that drained its
+                    // whole backlog first would hand the core a flood from
+                    // one channel before anything from the other (under a
+                    // hostile flood, the per-sender budget would go to the
+                    // `state` channel alone). The driver, woken by the
+                    // report, runs before this task resumes.
+                    tokio::task::yield_now().await;
                 }
                 DataChannelEvent::OnClose => break,
                 _ => {}
