@@ -4,16 +4,19 @@
 //!
 //! 1. One pair of bots per route — `direct` (hybrid), `turn` (relay-only
 //!    through coturn) and `relay` (signaling-only) — running side by side for
-//!    `--secs` (default 300): state-channel RTT p50/p99 from 20 Hz pings, and
+//!    `--secs` (default 300): state-channel RTT p50/p99 from pings asked at
+//!    20 Hz (the core sends them on its 20 ms tick: one every 60 ms), and
 //!    the largest gap between consecutive states sent at 20 Hz.
 //!    Beside them, the baseline: bare webrtc 0.21 ping-pong between two peer
 //!    connections in this process ([`bare`]), at the bots' 20 Hz for the
 //!    same time and then 2,000 back to back.
-//!    Each bot's CPU over 10 s from the 5th second (`/proc/PID/stat`), and
-//!    that of a bot alone in a room (no peer: the net thread idle).
+//!    Each bot's CPU over 10 s from the 5th second (`/proc/PID/stat`; its
+//!    `arena-net…` threads in brackets), and that of a bot alone in a room
+//!    (no peer: the net thread idle).
 //!    `--hops`: the direct pair records where each round trip goes
 //!    (`arena bot --hops`, `arena::net::hops`) and the breakdown is printed.
-//!    `--only ROUTE`: that route's pair alone.
+//!    `--only ROUTE`: that route's pair alone. `--bare-sweep`: only the bare
+//!    baseline, at several rates (how idle time before a ping costs).
 //! 2. `--trials` (default 10) rooms of 8 bots: time until all 28 links are
 //!    open, as seen by the last joiner (the full mesh), and by every bot.
 //!
@@ -54,9 +57,26 @@ fn text_arg(name: &str) -> Option<String> {
     args.get(i + 1).cloned()
 }
 
-/// User + system CPU time of a process so far, seconds.
-fn cpu_secs(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+/// User + system CPU time so far, seconds, of a process and of its net
+/// threads (those named `arena-net…`: the runtime's and its helpers').
+fn cpu_secs(pid: u32) -> Option<(f64, f64)> {
+    let process = stat_secs(&format!("/proc/{pid}/stat"))?;
+    let mut net = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with("arena-net") {
+            net += stat_secs(&task.path().join("stat").to_string_lossy()).unwrap_or(0.0);
+        }
+    }
+    Some((process, net))
+}
+
+/// utime + stime of a `stat` file, seconds.
+fn stat_secs(path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // Fields after the command name (which may hold spaces): state is the
     // 3rd field, utime the 14th, stime the 15th.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -76,23 +96,25 @@ fn clock_ticks() -> f64 {
 }
 
 /// CPU use of each process over `window` starting after `after`, percent
-/// of one core, measured on a thread of its own.
+/// of one core, with that of its net threads in brackets; measured on a
+/// thread of its own.
 fn cpu_use(
     pids: Vec<u32>,
     after: std::time::Duration,
     window: std::time::Duration,
-) -> std::thread::JoinHandle<Vec<f64>> {
+) -> std::thread::JoinHandle<Vec<String>> {
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        let start: Vec<Option<f64>> = pids.iter().map(|&p| cpu_secs(p)).collect();
+        let start: Vec<_> = pids.iter().map(|&p| cpu_secs(p)).collect();
         std::thread::sleep(window);
-        let end: Vec<Option<f64>> = pids.iter().map(|&p| cpu_secs(p)).collect();
+        let end: Vec<_> = pids.iter().map(|&p| cpu_secs(p)).collect();
+        let pct = |s: f64, e: f64| (e - s) / window.as_secs_f64() * 100.0;
         start
             .iter()
             .zip(&end)
             .map(|(s, e)| match (s, e) {
-                (Some(s), Some(e)) => (e - s) / window.as_secs_f64() * 100.0,
-                _ => f64::NAN,
+                (Some(s), Some(e)) => format!("{:.1} ({:.1})", pct(s.0, e.0), pct(s.1, e.1)),
+                _ => "-".to_owned(),
             })
             .collect()
     })
@@ -229,7 +251,7 @@ fn main() {
         .expect("cpu sampler");
     println!();
     println!(
-        "| route | seen as | RTT p50 ms | RTT p99 ms | states received | largest state gap ms | state loss | bot CPU % |"
+        "| route | seen as | RTT p50 ms | RTT p99 ms | states received | largest state gap ms | state loss | bot CPU % (net threads) |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|");
     let mut breakdowns = Vec::new();
@@ -241,7 +263,7 @@ fn main() {
         for (j, r) in [&ra, &rb].into_iter().enumerate() {
             let p = the_peer(r);
             println!(
-                "| {route} | {} {} | {:.3} | {:.3} | {} | {:.1} | {:.4} | {:.1} |",
+                "| {route} | {} {} | {:.3} | {:.3} | {} | {:.1} | {:.4} | {} |",
                 p["route"].as_str().unwrap_or("?"),
                 p["candidate"].as_str().unwrap_or("-"),
                 p["rtt_p50_ms"].as_f64().unwrap_or(f64::NAN),
@@ -268,7 +290,7 @@ fn main() {
         );
     }
     println!(
-        "| (none: a bot alone in its room) | - | - | - | - | - | - | {:.1} |",
+        "| (none: a bot alone in its room) | - | - | - | - | - | - | {} |",
         cpu[0]
     );
     for (a, b) in &breakdowns {
