@@ -188,7 +188,8 @@ pub fn run(config: BotConfig, out: &mut impl Write) -> Result<BotReport, BotErro
     while let Some((event, notice)) = session.next_event(now) {
         tally.record(event, notice, now, out)?;
     }
-    let report = tally.finish(session.game.remotes());
+    let mut report = tally.finish(session.game.remotes());
+    report.hops = session.hops();
     drop(session);
     if let Some(path) = &config.report {
         let json = serde_json::to_string_pretty(&report).map_err(std::io::Error::from);

@@ -187,6 +187,10 @@ struct BotFlags {
     /// room: resident memory, open descriptors, live net tasks (leak checks).
     #[arg(long, value_name = "SECS")]
     usage_every: Option<f64>,
+    /// Record where each ping's round trip goes, hop by hop, into the
+    /// report (benches/net_link.rs `--hops`).
+    #[arg(long)]
+    hops: bool,
 }
 
 fn parse_mode(s: &str) -> Result<NetMode, String> {
@@ -237,6 +241,7 @@ fn bot(f: BotFlags) -> anyhow::Result<()> {
     net.block_p2p = f.block_p2p;
     net.policy.p2p_timeout = f.p2p_timeout;
     net.ping_interval = 1.0 / f.ping_hz;
+    net.record_hops = f.hops;
     let config = BotConfig {
         net,
         intent: f.room.map_or(Intent::Create, Intent::Join),

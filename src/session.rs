@@ -132,6 +132,12 @@ impl Session {
         self.net.usage()
     }
 
+    /// Where ping round trips went, per hop, when the config asked to
+    /// record it ([`NetConfig::record_hops`]).
+    pub fn hops(&self) -> Option<crate::net::hops::HopReport> {
+        self.net.hops()
+    }
+
     /// Our network id.
     pub fn id(&self) -> NetId {
         self.net.id()

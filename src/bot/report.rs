@@ -9,6 +9,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::BotError;
+use crate::net::hops::HopReport;
 use crate::net::{CandidateKind, CandidatePair, NetEvent, NetMode, PeerStats, Route};
 use crate::online_match::{Notice, Remote as MatchRemote};
 use crate::proto::{GameEvent, NetId};
@@ -44,6 +45,9 @@ pub struct BotReport {
     pub max_tick_gap_ms: f64,
     /// Per peer, by id (hex).
     pub peers: BTreeMap<String, PeerReport>,
+    /// Where ping round trips went, per hop (`--hops`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hops: Option<HopReport>,
 }
 
 /// One peer in the report.
@@ -188,6 +192,7 @@ impl Tally {
                 ticks_per_s: 0.0,
                 max_tick_gap_ms: 0.0,
                 peers: BTreeMap::new(),
+                hops: None,
             },
             ticks: 0,
             first_tick: None,

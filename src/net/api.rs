@@ -88,6 +88,9 @@ pub struct NetConfig {
     pub seed: u64,
     /// Seconds between pings to each peer (RTT, clock offset, liveness).
     pub ping_interval: f64,
+    /// Record where each ping's round trip goes ([`super::hops`]; read with
+    /// [`super::NetHandle::hops`]). For benchmarks: off in the game.
+    pub record_hops: bool,
 }
 
 impl NetConfig {
@@ -110,6 +113,7 @@ impl NetConfig {
             create_token: None,
             seed: rand::random(),
             ping_interval: 1.0,
+            record_hops: false,
         }
     }
 }

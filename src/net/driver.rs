@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::api::{NetCommand, NetConfig, NetEvent};
 use super::core::{BYE_LINGER, Backlog, HELLO_WAIT, Input, JoinRequest, NetCore, Output};
+use super::hops::Hops;
 use super::peer::{PcEvent, PeerConn};
 use super::signaling::Signaling;
 use crate::proto::NetId;
@@ -49,6 +50,10 @@ pub(super) struct Driver {
     /// The last `leave_room` under way: the next join waits for it (see
     /// [`Signaling::leave_room`]).
     leaving: Option<tokio::task::JoinHandle<()>>,
+    /// The hop recorder, when recording ([`super::hops`]).
+    hops: Option<Arc<Hops>>,
+    /// When the input being handled was fed to the core.
+    fed_at: Instant,
 }
 
 impl Driver {
@@ -57,6 +62,7 @@ impl Driver {
         me: NetId,
         out: Sender<NetEvent>,
         tx: mpsc::UnboundedSender<Internal>,
+        hops: Option<Arc<Hops>>,
     ) -> Driver {
         Driver {
             server_url: cfg.server_url.clone(),
@@ -66,15 +72,24 @@ impl Driver {
             sig: None,
             conns: HashMap::new(),
             leaving: None,
+            hops,
+            fed_at: Instant::now(),
         }
     }
 
-    /// Runs until [`NetCommand::Shutdown`] or until the game drops its ends.
-    pub(super) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Internal>) {
+    /// Runs until [`NetCommand::Shutdown`] or until the game drops its ends:
+    /// takes the game's `commands` and what its own tasks post to `rx`.
+    pub(super) async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<NetCommand>,
+        mut rx: mpsc::UnboundedReceiver<Internal>,
+    ) {
         self.feed(Input::Timeout);
         while !self.core.is_closed() {
             let deadline = tokio::time::Instant::from_std(self.core.poll_timeout());
             let input = tokio::select! {
+                // The game dropped its handle: shut down.
+                c = commands.recv() => Input::Command(c.unwrap_or(NetCommand::Shutdown)),
                 msg = rx.recv() => match msg {
                     Some(Internal::Core(input)) => input,
                     Some(Internal::Connected(sig)) => {
@@ -114,7 +129,19 @@ impl Driver {
         {
             self.conns.remove(generation);
         }
-        let outputs: Vec<Output> = self.core.handle(input, Instant::now()).collect();
+        let now = Instant::now();
+        self.fed_at = now;
+        if let (
+            Some(h),
+            Input::Peer {
+                event: PcEvent::Message(bytes),
+                ..
+            },
+        ) = (&self.hops, &input)
+        {
+            h.fed_in(bytes, now);
+        }
+        let outputs: Vec<Output> = self.core.handle(input, now).collect();
         for o in outputs {
             self.carry_out(o);
         }
@@ -167,8 +194,8 @@ impl Driver {
                     };
                     tx.send(Internal::Core(input)).is_ok()
                 });
-                self.conns
-                    .insert(generation, PeerConn::spawn(setup, report));
+                let conn = PeerConn::spawn(setup, report, self.hops.clone());
+                self.conns.insert(generation, conn);
             }
             Output::PeerSignal { generation, signal } => {
                 if let Some(pc) = self.conns.get(&generation) {
@@ -181,6 +208,9 @@ impl Driver {
                 bytes,
             } => {
                 if let Some(pc) = self.conns.get(&generation) {
+                    if let Some(h) = &self.hops {
+                        h.handed(&bytes, self.fed_at);
+                    }
                     pc.send(channel, bytes);
                 }
             }

@@ -2,13 +2,16 @@
 //! runtime lives here and nowhere else. It must not touch macroquad or the
 //! game rules.
 //!
-//! [`NetHandle::spawn`] starts the net thread: a std thread owning a tokio
-//! runtime. Every decision is made by [`core::NetCore`], a state machine with
+//! [`NetHandle::spawn`] starts the net thread: a std thread running a
+//! current-thread tokio runtime, on which every task of the net side takes
+//! its turn. Every decision is made by [`core::NetCore`], a state machine with
 //! no I/O and no clock; the native shell ([`driver`]) feeds it what happens
 //! and carries out what it asks with the signaling client ([`signaling`],
 //! rust_socketio) and one WebRTC peer connection per remote player ([`peer`],
-//! webrtc 0.21). The game talks to the thread only through two crossbeam
-//! channels: [`NetCommand`] in, [`NetEvent`] out; it never blocks on either.
+//! webrtc 0.21). The game talks to the thread only through two channels:
+//! [`NetCommand`] in (tokio's unbounded channel, straight into the driver's
+//! inbox: its send never blocks and needs no runtime), [`NetEvent`] out
+//! (crossbeam, drained with `try_iter()`); it never blocks on either.
 //!
 //! The core's rules build on smaller pure state machines, unit-tested
 //! without sockets: [`route`] (modes, P2P timeout and retry, which route),
@@ -32,6 +35,7 @@ pub mod conditioner;
 pub mod core;
 pub mod doctor;
 mod driver;
+pub mod hops;
 mod host;
 mod peer;
 pub mod reliable;
@@ -41,10 +45,11 @@ pub mod sio;
 pub mod turn_probe;
 mod usage;
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use tokio::sync::mpsc;
 
 pub use api::{
@@ -54,56 +59,58 @@ pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
 pub use usage::Usage;
 
-use core::Input;
-use driver::{Driver, Internal};
+use driver::Driver;
 
 /// The game's handle on the net thread.
 ///
 /// Dropping it shuts the thread down (leaving the room) and waits briefly.
 pub struct NetHandle {
     id: crate::proto::NetId,
-    commands: Sender<NetCommand>,
+    /// The driver's command inbox. tokio's unbounded sender never blocks
+    /// and needs no runtime, so the game sends into it directly: no thread
+    /// in between to wake (see [`NetHandle::spawn`]).
+    commands: mpsc::UnboundedSender<NetCommand>,
     events: Receiver<NetEvent>,
     thread: Option<JoinHandle<()>>,
     /// The net thread's runtime, for its task count ([`NetHandle::usage`]).
     runtime: tokio::runtime::Handle,
+    /// The hop recorder, when [`NetConfig::record_hops`].
+    hops: Option<Arc<hops::Hops>>,
 }
 
 impl NetHandle {
     /// Starts the net thread; it connects to `config.server_url` at once and
     /// reports [`NetEvent::Connected`] or [`NetEvent::ServerUnreachable`].
+    ///
+    /// The thread runs a current-thread runtime: the driver, the signaling
+    /// client, every peer connection's task, channel readers and webrtc's
+    /// own connection drivers all take turns on this one thread. A message
+    /// then passes from task to task without waking another thread, and a
+    /// ping's round trip wakes each process once, when its datagram
+    /// arrives (BENCHMARKS.md, "Where a round trip goes"). The work is
+    /// small (a few percent of a core for a room of 8); only DNS lookups go
+    /// to tokio's blocking threads.
     pub fn spawn(config: NetConfig) -> Result<NetHandle, NetError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("arena-net")
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .thread_name("arena-net-blocking")
             .enable_all()
             .build()
             .map_err(NetError::Runtime)?;
         // Our identity on the network: random, odd (never 0), kept for the thread's life.
         let id = rand::random::<u64>() | 1;
-        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded::<NetCommand>();
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<NetCommand>();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<NetEvent>();
         let handle = runtime.handle().clone();
+        let hops = config.record_hops.then(|| Arc::new(hops::Hops::new()));
+        let recorder = hops.clone();
         let thread = std::thread::Builder::new()
-            .name("arena-net-main".into())
+            .name("arena-net".into())
             .spawn(move || {
                 runtime.block_on(async move {
                     let (tx, rx) = mpsc::unbounded_channel();
-                    // Commands arrive on a crossbeam channel (the game must
-                    // never block or need a runtime): forward them from a
-                    // blocking thread into the driver's inbox.
-                    let fwd = tx.clone();
-                    tokio::task::spawn_blocking(move || {
-                        while let Ok(c) = cmd_rx.recv() {
-                            let last = matches!(c, NetCommand::Shutdown);
-                            if fwd.send(Internal::Core(Input::Command(c))).is_err() || last {
-                                break;
-                            }
-                        }
-                        // The game dropped its handle: shut down.
-                        let _ = fwd.send(Internal::Core(Input::Command(NetCommand::Shutdown)));
-                    });
-                    Driver::new(config, id, ev_tx, tx).run(rx).await;
+                    Driver::new(config, id, ev_tx, tx, recorder)
+                        .run(cmd_rx, rx)
+                        .await;
                 });
                 runtime.shutdown_timeout(Duration::from_millis(500));
             })
@@ -114,6 +121,7 @@ impl NetHandle {
             events: ev_rx,
             thread: Some(thread),
             runtime: handle,
+            hops,
         })
     }
 
@@ -138,6 +146,12 @@ impl NetHandle {
     /// (`arena churn`, `arena bot --usage-every`).
     pub fn usage(&self) -> Usage {
         Usage::now(self.runtime.metrics().num_alive_tasks())
+    }
+
+    /// Where the round trips of pings went so far, per hop, when
+    /// [`NetConfig::record_hops`] is on.
+    pub fn hops(&self) -> Option<hops::HopReport> {
+        self.hops.as_ref().map(|h| h.report())
     }
 
     /// Leaves the room, closes every connection and waits for the thread

@@ -36,6 +36,7 @@ use webrtc::runtime::{
 };
 
 pub use super::core::{Channel, PeerEvent as PcEvent, PeerSetup as PcSetup};
+use super::hops::{ConnHops, Hops};
 use super::route::{CandidateKind, CandidatePair};
 
 /// Label of the unreliable channel.
@@ -76,8 +77,9 @@ pub struct PeerConn {
 
 impl PeerConn {
     /// Starts a connection task; it reports through `report` (which says
-    /// `false` once nobody listens any more).
-    pub fn spawn(setup: PcSetup, report: Report) -> PeerConn {
+    /// `false` once nobody listens any more) and, when given a recorder,
+    /// notes the hops of pings and pongs ([`super::hops`]).
+    pub fn spawn(setup: PcSetup, report: Report, hops: Option<Arc<Hops>>) -> PeerConn {
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let (out, out_rx) = mpsc::channel(OUT_CAP);
         let queued = Arc::new(AtomicUsize::new(0));
@@ -86,8 +88,9 @@ impl PeerConn {
             out,
             queued: queued.clone(),
         };
+        let hops = hops.map(ConnHops::new);
         tokio::spawn(async move {
-            let why = run(setup, cmd_rx, out_rx, queued, &report).await;
+            let why = run(setup, cmd_rx, out_rx, queued, &report, hops).await;
             report(PcEvent::Failed(why));
         });
         conn
@@ -158,19 +161,29 @@ async fn run(
     mut out: mpsc::Receiver<(Channel, Vec<u8>)>,
     queued: Arc<AtomicUsize>,
     report: &Report,
+    hops: Option<Arc<ConnHops>>,
 ) -> String {
     let (local_tx, mut local) = mpsc::unbounded_channel();
     let cap = Arc::new(AtomicU64::new(CONNECTING_SLEEP_CAP.as_micros() as u64));
-    let runtime = Arc::new(CappedRuntime { cap: cap.clone() });
+    let runtime = Arc::new(CappedRuntime {
+        cap: cap.clone(),
+        hops: hops.clone(),
+    });
     let pc = match build(&setup, local_tx.clone(), runtime).await {
         Ok(pc) => pc,
         Err(e) => return e,
     };
     let mut seen = Seen::new(&setup);
-    let result = drive(
-        &setup, &*pc, &cap, local_tx, &mut local, &mut cmd, &mut out, &queued, report, &mut seen,
-    )
-    .await;
+    let io = Io {
+        local_tx,
+        local: &mut local,
+        cmd: &mut cmd,
+        out: &mut out,
+        queued: &queued,
+        report,
+        hops: hops.as_ref(),
+    };
+    let result = drive(&setup, &*pc, &cap, io, &mut seen).await;
     let _ = pc.close().await;
     seen.explain(&result.err().unwrap_or_else(|| "closed".into()))
 }
@@ -314,19 +327,34 @@ async fn build(
     Ok(Arc::new(pc))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A connection task's channels: to and from its callbacks and readers, the
+/// driver's commands and messages, its reports.
+struct Io<'a> {
+    local_tx: mpsc::UnboundedSender<Local>,
+    local: &'a mut mpsc::UnboundedReceiver<Local>,
+    cmd: &'a mut mpsc::UnboundedReceiver<Cmd>,
+    out: &'a mut mpsc::Receiver<(Channel, Vec<u8>)>,
+    queued: &'a AtomicUsize,
+    report: &'a Report,
+    hops: Option<&'a Arc<ConnHops>>,
+}
+
 async fn drive(
     setup: &PcSetup,
     pc: &dyn PeerConnection,
     cap: &AtomicU64,
-    local_tx: mpsc::UnboundedSender<Local>,
-    local: &mut mpsc::UnboundedReceiver<Local>,
-    cmd: &mut mpsc::UnboundedReceiver<Cmd>,
-    out: &mut mpsc::Receiver<(Channel, Vec<u8>)>,
-    queued: &AtomicUsize,
-    report: &Report,
+    io: Io<'_>,
     seen: &mut Seen,
 ) -> Result<(), String> {
+    let Io {
+        local_tx,
+        local,
+        cmd,
+        out,
+        queued,
+        report,
+        hops,
+    } = io;
     let mut state_dc: Option<Arc<dyn DataChannel>> = None;
     let mut events_dc: Option<Arc<dyn DataChannel>> = None;
     let mut open = (false, false);
@@ -349,8 +377,8 @@ async fn drive(
             .create_data_channel(EVENTS_LABEL, None)
             .await
             .map_err(|e| format!("create channel: {e}"))?;
-        spawn_reader(s.clone(), Channel::State, local_tx.clone(), report);
-        spawn_reader(e.clone(), Channel::Events, local_tx.clone(), report);
+        spawn_reader(s.clone(), Channel::State, local_tx.clone(), report, hops);
+        spawn_reader(e.clone(), Channel::Events, local_tx.clone(), report, hops);
         state_dc = Some(s);
         events_dc = Some(e);
         let offer = pc
@@ -379,6 +407,9 @@ async fn drive(
                     Channel::Events => &events_dc,
                 };
                 if let Some(dc) = dc {
+                    if let Some(h) = hops {
+                        h.sending(&bytes);
+                    }
                     if let Err(e) = dc.send(BytesMut::from(&bytes[..])).await {
                         tracing::debug!(sid = %setup.sid, "data channel send failed: {e}");
                     }
@@ -447,11 +478,11 @@ async fn drive(
                     let label = dc.label().await.unwrap_or_default();
                     match label.as_str() {
                         STATE_LABEL => {
-                            spawn_reader(dc.clone(), Channel::State, local_tx.clone(), report);
+                            spawn_reader(dc.clone(), Channel::State, local_tx.clone(), report, hops);
                             state_dc = Some(dc);
                         }
                         EVENTS_LABEL => {
-                            spawn_reader(dc.clone(), Channel::Events, local_tx.clone(), report);
+                            spawn_reader(dc.clone(), Channel::Events, local_tx.clone(), report, hops);
                             events_dc = Some(dc);
                         }
                         other => tracing::debug!(label = other, "ignoring unknown data channel"),
@@ -481,22 +512,38 @@ async fn drive(
     }
 }
 
-/// One task reads each channel (the only way to receive on it).
+/// One task reads each channel (the only way to receive on it), one
+/// message per turn.
 fn spawn_reader(
     dc: Arc<dyn DataChannel>,
     ch: Channel,
     local: mpsc::UnboundedSender<Local>,
     report: &Report,
+    hops: Option<&Arc<ConnHops>>,
 ) {
     let report = report.clone();
+    let hops = hops.cloned();
     tokio::spawn(async move {
         while let Some(ev) = dc.poll().await {
             match ev {
                 DataChannelEvent::OnOpen => {
                     let _ = local.send(Local::Open(ch));
                 }
-                DataChannelEvent::OnMessage(m) if !report(PcEvent::Message(m.data.to_vec())) => {
-                    return;
+                DataChannelEvent::OnMessage(m) => {
+                    if let Some(h) = &hops {
+                        h.read(&m.data);
+                    }
+                    if !report(PcEvent::Message(m.data.to_vec())) {
+                        return;
+                    }
+                    // Take turns with the other channel's reader: all tasks
+                    // share the net thread, and a reader that drained its
+                    // whole backlog first would hand the core a flood from
+                    // one channel before anything from the other (under a
+                    // hostile flood, the per-sender budget would go to the
+                    // `state` channel alone). The driver, woken by the
+                    // report, runs before this task resumes.
+                    tokio::task::yield_now().await;
                 }
                 DataChannelEvent::OnClose => break,
                 _ => {}
@@ -601,6 +648,9 @@ fn candidate_json(init: RTCIceCandidateInit) -> Value {
 struct CappedRuntime {
     /// Current cap in microseconds.
     cap: Arc<AtomicU64>,
+    /// When recording hops: the connection's recorder, told of every
+    /// datagram its socket sends and receives.
+    hops: Option<Arc<ConnHops>>,
 }
 
 impl Runtime for CappedRuntime {
@@ -617,7 +667,11 @@ impl Runtime for CappedRuntime {
     }
 
     fn wrap_udp_socket(&self, s: std::net::UdpSocket) -> std::io::Result<Arc<dyn AsyncUdpSocket>> {
-        TokioRuntime.wrap_udp_socket(s)
+        let socket = TokioRuntime.wrap_udp_socket(s)?;
+        Ok(match &self.hops {
+            Some(h) => h.wrap(socket),
+            None => socket,
+        })
     }
 
     fn wrap_tcp_listener(
