@@ -18,55 +18,92 @@
 //! TURN credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags
 //! and validation); the Socket.IO handlers live in the private `signaling`
 //! folder, one small file per concern, and stay thin.
+//!
+//! Everything but [`protocol`] is behind the default feature `server`: the
+//! game's browser build (wasm32) depends on this crate without it, for the
+//! wire types alone, as none of the server's dependencies build there.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "server")]
 pub mod cluster;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "server")]
 pub mod limits;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 mod policy;
 pub mod protocol;
+#[cfg(feature = "server")]
 pub mod rooms;
+#[cfg(feature = "server")]
 mod signaling;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod stun;
+#[cfg(feature = "server")]
 pub mod turn;
 
+#[cfg(feature = "server")]
 pub use config::{Config, ConfigError, ServerArgs};
 
+#[cfg(feature = "server")]
 use std::future::Future;
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
+#[cfg(feature = "server")]
 use std::sync::Arc;
+#[cfg(feature = "server")]
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "server")]
 use axum::Router;
+#[cfg(feature = "server")]
 use axum::http::{HeaderValue, StatusCode, header};
+#[cfg(feature = "server")]
 use axum::routing::get;
+#[cfg(feature = "server")]
 use axum::serve::ListenerExt;
+#[cfg(feature = "server")]
 use socketioxide::adapter::Adapter;
+#[cfg(feature = "server")]
 use socketioxide::handler::ConnectHandler;
+#[cfg(feature = "server")]
 use socketioxide::{SocketIo, layer::SocketIoLayer};
+#[cfg(feature = "server")]
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+#[cfg(feature = "server")]
 use tokio::net::{TcpListener, UdpSocket};
+#[cfg(feature = "server")]
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+#[cfg(feature = "server")]
 use crate::cluster::{Health, ManagedDriver};
+#[cfg(feature = "server")]
 use crate::metrics::Metrics;
+#[cfg(feature = "server")]
 use crate::signaling::App;
+#[cfg(feature = "server")]
 use crate::store::MemoryStore;
+#[cfg(feature = "server")]
 use crate::store::redis::RedisStore;
 
 /// Hard cap on one incoming websocket message or polling request (bytes);
 /// above it the transport is closed. Events above [`Config::max_event_bytes`]
 /// but below this get a `bad_request` and the connection stays.
+#[cfg(feature = "server")]
 const TRANSPORT_MAX_BYTES: usize = 1 << 20;
 
 /// The sockets one server serves on: HTTP (Socket.IO, `/metrics`) and the
 /// built-in STUN server's UDP sockets (none: STUN off).
+#[cfg(feature = "server")]
 pub struct Listeners {
     /// Socket.IO and HTTP.
     pub http: TcpListener,
@@ -74,6 +111,7 @@ pub struct Listeners {
     pub stun: Vec<UdpSocket>,
 }
 
+#[cfg(feature = "server")]
 impl Listeners {
     /// Binds what `args` asks for: the HTTP port, and the STUN ports unless
     /// `--stun-port 0`. The error names the address that could not be bound.
@@ -116,6 +154,7 @@ impl Listeners {
 
 /// Serves the signaling server on `listener` (no built-in STUN) until
 /// `shutdown` completes; see [`serve`].
+#[cfg(feature = "server")]
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -136,6 +175,7 @@ pub async fn run(
 /// fails at once if Redis cannot be reached at start. On shutdown every
 /// Socket.IO client is disconnected, then the HTTP server drains. Returns
 /// once every connection has been closed.
+#[cfg(feature = "server")]
 pub async fn serve(
     listeners: Listeners,
     config: Config,
@@ -202,6 +242,7 @@ pub async fn serve(
 }
 
 /// The Socket.IO layer's settings, whatever the adapter.
+#[cfg(feature = "server")]
 fn socket_io(app: Arc<App>) -> socketioxide::SocketIoBuilder {
     let (interval, timeout) = (app.config.ping_interval, app.config.ping_timeout);
     SocketIo::builder()
@@ -213,6 +254,7 @@ fn socket_io(app: Arc<App>) -> socketioxide::SocketIoBuilder {
         .ws_max_frame_size(TRANSPORT_MAX_BYTES)
 }
 
+#[cfg(feature = "server")]
 async fn serve_with<A: Adapter>(
     listeners: Listeners,
     app: Arc<App>,
@@ -311,6 +353,7 @@ async fn serve_with<A: Adapter>(
 /// it: browsers do not apply CORS to websockets, and a refused polling
 /// request has already been served when the browser hides the answer.
 /// Requests without `Origin` (native clients, curl) pass.
+#[cfg(feature = "server")]
 async fn origin_guard(
     axum::extract::State(allowed): axum::extract::State<Arc<Vec<String>>>,
     req: axum::extract::Request,
@@ -327,6 +370,7 @@ async fn origin_guard(
     next.run(req).await
 }
 
+#[cfg(feature = "server")]
 fn cors(origins: &[String]) -> CorsLayer {
     let base = CorsLayer::new().allow_methods(Any).allow_headers(Any);
     if origins.is_empty() {
@@ -340,6 +384,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM (what PaaS hosts and Docker send).
+#[cfg(feature = "server")]
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
