@@ -7,13 +7,17 @@
 //! entry of the settings table [`FIELDS`]. This module only parses, reads
 //! files and validates: it opens no window and no socket.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
+#[cfg(not(target_arch = "wasm32"))]
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::settings::{FIELDS, Kind, Overrides, Settings, SettingsError};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::settings::{FIELDS, Kind, Overrides};
+use crate::settings::{Settings, SettingsError};
 use crate::sim::{MAX_PLAYERS, Map, MapError};
 
 /// What a `play` session starts with.
@@ -153,6 +157,7 @@ impl std::fmt::Display for Msaa {
 }
 
 /// Raw `play` options, as parsed from flags and env (clap), before validation.
+#[cfg(not(target_arch = "wasm32"))]
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlayArgs {
     /// Go straight into a practice match against AI opponents.
@@ -209,6 +214,7 @@ pub struct PlayArgs {
     pub mute: bool,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Default for PlayArgs {
     fn default() -> Self {
         PlayArgs {
@@ -236,6 +242,7 @@ impl Default for PlayArgs {
 /// [`FIELDS`] (`--send-rate`, `ARENA_SEND_RATE`), with its doc as help. clap
 /// checks each value with [`crate::settings::Field::set_text`], so a value
 /// that is no value of its setting is refused like any bad flag.
+#[cfg(not(target_arch = "wasm32"))]
 impl clap::Args for Overrides {
     fn augment_args(cmd: clap::Command) -> clap::Command {
         cmd.args(FIELDS.iter().map(|f| {
@@ -260,6 +267,7 @@ impl clap::Args for Overrides {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl clap::FromArgMatches for Overrides {
     fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
         let mut o = Overrides::default();
@@ -278,6 +286,7 @@ impl clap::FromArgMatches for Overrides {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl PlayArgs {
     /// Validates the raw options (reading the settings and map files).
     /// `fallback_seed` is used when no seed was given.

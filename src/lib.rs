@@ -23,20 +23,34 @@
 //! | [`config`] | settings: defaults < settings file < env < CLI | — |
 //! | [`settings`] | the player's settings: file in the OS config dir, env/CLI overrides, validation | macroquad, sockets |
 //!
+//! | [`time`], [`random`] | the clock (`Instant`) and fresh seeds, on desktop and in the browser | policy |
+//! | [`web`] | the browser build's entry: its configuration (menu and practice, settings in memory) | sockets, files |
+//!
+//! In the browser (`wasm32-unknown-unknown`, DESIGN.md "The browser build")
+//! `bot`, `session`, the net thread and the settings file are compiled out;
+//! the net core (`net::core`, `net::sio`, `net::route`, `net::reliable`,
+//! `net::api`) is not, for the web shell that will drive it.
+//!
 //! `sim`, `sync` and `proto` are pure: time is an argument, they are
 //! deterministic and unit-tested without a window or a socket.
 #![forbid(unsafe_code)]
 
 pub mod ai;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod bot;
 pub mod config;
+#[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod net;
 pub mod online_match;
 pub mod proto;
+pub mod random;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod session;
 pub mod settings;
 pub mod sim;
 pub mod sync;
+pub mod time;
 pub mod ui;
+pub mod web;

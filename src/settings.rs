@@ -436,10 +436,17 @@ pub struct Loaded {
 
 /// The settings file in the OS config directory
 /// (`~/.config/p2p-arena/settings.toml` on Linux); `None` when the OS has
-/// no home directory.
+/// no home directory, and in the browser (settings live in memory there).
 pub fn default_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "p2p-arena")
-        .map(|dirs| dirs.config_dir().join("settings.toml"))
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        directories::ProjectDirs::from("", "", "p2p-arena")
+            .map(|dirs| dirs.config_dir().join("settings.toml"))
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        None
+    }
 }
 
 /// A signaling server address as a person typed it (the join screen, the

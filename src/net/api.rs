@@ -1,8 +1,8 @@
 //! The typed boundary between the game and the net thread: configuration,
 //! commands in, events out, per-peer statistics.
 
+use crate::time::Instant;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
 
 use arena_server::protocol::{ErrorCode, IceServer};
 use serde::Serialize;
@@ -111,7 +111,7 @@ impl NetConfig {
             epoch: Instant::now(),
             send_rate: crate::sync::SendRate::Auto,
             create_token: None,
-            seed: rand::random(),
+            seed: crate::random::u64(),
             ping_interval: 1.0,
             record_hops: false,
         }

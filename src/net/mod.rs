@@ -33,37 +33,55 @@
 mod api;
 pub mod conditioner;
 pub mod core;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod doctor;
+#[cfg(not(target_arch = "wasm32"))]
 mod driver;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod hops;
+#[cfg(not(target_arch = "wasm32"))]
 mod host;
+#[cfg(not(target_arch = "wasm32"))]
 mod peer;
 pub mod reliable;
 pub mod route;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod signaling;
 pub mod sio;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod turn_probe;
+#[cfg(not(target_arch = "wasm32"))]
 mod usage;
 
+#[cfg(not(target_arch = "wasm32"))]
 use std::sync::Arc;
+#[cfg(not(target_arch = "wasm32"))]
 use std::thread::JoinHandle;
+#[cfg(not(target_arch = "wasm32"))]
 use std::time::Duration;
 
+#[cfg(not(target_arch = "wasm32"))]
 use crossbeam_channel::Receiver;
+#[cfg(not(target_arch = "wasm32"))]
 use tokio::sync::mpsc;
 
 pub use api::{
     LeaveReason, LinkConditions, NetCommand, NetConfig, NetEvent, PeerStats, RoomErrorKind,
 };
+#[cfg(not(target_arch = "wasm32"))]
 pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
+#[cfg(not(target_arch = "wasm32"))]
 pub use usage::Usage;
 
+#[cfg(not(target_arch = "wasm32"))]
 use driver::Driver;
 
-/// The game's handle on the net thread.
+/// The game's handle on the net thread (desktop only: the browser's shell
+/// drives [`core::NetCore`] from the frame loop instead).
 ///
 /// Dropping it shuts the thread down (leaving the room) and waits briefly.
+#[cfg(not(target_arch = "wasm32"))]
 pub struct NetHandle {
     id: crate::proto::NetId,
     /// The driver's command inbox. tokio's unbounded sender never blocks
@@ -78,6 +96,7 @@ pub struct NetHandle {
     hops: Option<Arc<hops::Hops>>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl NetHandle {
     /// Starts the net thread; it connects to `config.server_url` at once and
     /// reports [`NetEvent::Connected`] or [`NetEvent::ServerUnreachable`].
@@ -174,6 +193,7 @@ impl NetHandle {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Drop for NetHandle {
     fn drop(&mut self) {
         self.stop();

@@ -14,6 +14,14 @@ pub mod join;
 pub mod menu;
 pub mod msaa;
 pub mod netgraph;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod online_screen;
+/// In the browser, only the online screen's wording helpers (pure text:
+/// codes, wrapping, error explanations), which the join screen uses; the
+/// screen itself drives the net thread and comes with the web shell.
+#[cfg(target_arch = "wasm32")]
+#[path = "online_screen/words.rs"]
+#[allow(dead_code)] // the screen's own helpers (next_mode) wait for the web shell
 pub mod online_screen;
 pub mod play;
 pub mod practice;
@@ -23,18 +31,22 @@ pub mod toast;
 pub mod view;
 pub mod widgets;
 
+use crate::time::Instant;
 use std::path::Path;
-use std::time::Instant;
 
 use macroquad::prelude::*;
 
 use crate::ai::Ai;
 use crate::config::{PlayConfig, StartScreen};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::session::Intent;
 use crate::settings::Settings;
 use crate::sim::{Rules, World};
+#[cfg(target_arch = "wasm32")]
+use crate::web::Intent;
 use join::{JoinAction, JoinScreen};
 use menu::{Menu, MenuAction};
+#[cfg(not(target_arch = "wasm32"))]
 use online_screen::{Online, OnlineAction, OnlineStart};
 use play::FixedStep;
 use practice::{Practice, PracticeAction};
@@ -51,7 +63,21 @@ pub const WINDOW_SIZE: (i32, i32) = (1280, 720);
 ///
 /// With `--screenshot`/`--exit-after` it saves the frame shown after that
 /// time and exits the process (0 on success, 1 if the PNG could not be written).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn run(config: PlayConfig) -> ! {
+    open_window(config);
+    std::process::exit(0)
+}
+
+/// Starts the game in the page's canvas and returns: in the browser the
+/// frame loop is driven by the page's `requestAnimationFrame`, after
+/// `main` has returned (and `std::process::exit` would abort the module).
+#[cfg(target_arch = "wasm32")]
+pub fn run_in_page(config: PlayConfig) {
+    open_window(config);
+}
+
+fn open_window(config: PlayConfig) {
     quiet_audio_panics();
     let conf = Conf {
         window_title: "P2P Arena".to_owned(),
@@ -63,7 +89,6 @@ pub fn run(config: PlayConfig) -> ! {
         ..Default::default()
     };
     macroquad::Window::from_config(conf, app(config));
-    std::process::exit(0)
 }
 
 enum Screen {
@@ -71,6 +96,7 @@ enum Screen {
     Practice(Box<Practice>),
     Settings(Box<SettingsScreen>),
     Join(Box<JoinScreen>),
+    #[cfg(not(target_arch = "wasm32"))]
     Online(Box<Online>),
 }
 
@@ -101,9 +127,20 @@ impl App {
 
     /// Where a join goes when no address is typed.
     fn default_join_server(&self) -> String {
-        crate::session::join_server(&self.settings)
+        #[cfg(not(target_arch = "wasm32"))]
+        return crate::session::join_server(&self.settings);
+        #[cfg(target_arch = "wasm32")]
+        return self.settings.server_url.clone().unwrap_or_default();
     }
 
+    /// In the browser, the online entries say when they will work (the net
+    /// core's web shell is a later step) and stay on the menu.
+    #[cfg(target_arch = "wasm32")]
+    fn online(&self, _intent: Intent, _server: Option<String>, _bots: usize) -> Screen {
+        self.menu(Some(crate::web::ONLINE_LATER.to_owned()))
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     fn online(&self, intent: Intent, server: Option<String>, bots: usize) -> Screen {
         let start = OnlineStart {
             intent: intent.clone(),
@@ -217,12 +254,18 @@ async fn app(config: PlayConfig) {
                         app.settings.clone(),
                         app.config.settings_warning.clone(),
                     )))),
+                    MenuAction::Quit if cfg!(target_arch = "wasm32") => {
+                        Some(app.menu(Some(crate::web::QUIT_HINT.to_owned())))
+                    }
                     MenuAction::Quit => break,
                 }
             }
             Screen::Practice(game) => match game.frame(&text, &sounds) {
                 PracticeAction::Continue => None,
                 PracticeAction::MainMenu => Some(app.menu(None)),
+                PracticeAction::Quit if cfg!(target_arch = "wasm32") => {
+                    Some(app.menu(Some(crate::web::QUIT_HINT.to_owned())))
+                }
                 PracticeAction::Quit => break,
             },
             Screen::Settings(settings) => match settings.frame(&text) {
@@ -241,6 +284,7 @@ async fn app(config: PlayConfig) {
                     Some(app.online(Intent::Join(code), server, 0))
                 }
             },
+            #[cfg(not(target_arch = "wasm32"))]
             Screen::Online(online) => match online.frame(&text, &sounds) {
                 OnlineAction::Continue => None,
                 OnlineAction::MainMenu => Some(app.menu(None)),
@@ -261,13 +305,19 @@ async fn app(config: PlayConfig) {
             },
         };
         scene.present();
+        crate::web::frame_drawn();
         if is_quit_requested() {
             break; // the window's close button, on any screen
         }
         if let Some(next) = next {
             // An online screen leaves its room without freezing the window.
+            #[cfg(not(target_arch = "wasm32"))]
             if let Screen::Online(online) = std::mem::replace(&mut screen, next) {
                 app.leaving.extend(online.leave());
+            }
+            #[cfg(target_arch = "wasm32")]
+            {
+                screen = next;
             }
         }
         if app.config.frame_times.is_some() {

@@ -26,11 +26,14 @@ use super::widgets::{
     FieldEvent, TextField, button, discard_typed_chars, stepper, stepper_with_swatch, toggle,
 };
 use crate::net::NetMode;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::net::doctor::{self, Level, Report, Timeouts};
 use crate::proto::MAX_NAME_CHARS;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::settings::server_url_from_input;
 use crate::settings::{
     COLORS, FIELDS, Field, HOST_HERE, InterpDelay, Kind, SEND_RATE_STEPS, Settings, SettingsError,
-    Steps, server_url_from_input,
+    Steps,
 };
 use crate::sync::SendRate;
 use crate::sync::throttle::MAX_RATE_HZ;
@@ -219,14 +222,21 @@ pub fn layout(screen_w: f32, screen_h: f32) -> SettingsLayout {
 /// A connection test, running or done.
 enum ConnTest {
     /// Waiting for the report.
+    #[cfg(not(target_arch = "wasm32"))]
     Running {
         url: String,
         report: crossbeam_channel::Receiver<Report>,
         since: f64,
     },
     /// The report, shown until closed.
+    #[cfg(not(target_arch = "wasm32"))]
     Done(Box<Report>),
+    /// In the browser: the test needs UDP and the desktop's signaling
+    /// client; it comes with the web shell, if at all.
+    #[cfg(target_arch = "wasm32")]
+    Unavailable,
     /// Nothing to test (the Server field is empty: hosting here).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     NoServer,
 }
 
@@ -254,7 +264,11 @@ pub struct SettingsScreen {
 /// The empty server field's text: hosting here, and the address others on
 /// the local network join at.
 fn host_here_hint(port: u16) -> String {
-    match crate::net::lan_address() {
+    #[cfg(target_arch = "wasm32")]
+    let lan: Option<std::net::IpAddr> = None; // a page cannot host
+    #[cfg(not(target_arch = "wasm32"))]
+    let lan = crate::net::lan_address();
+    match lan {
         Some(ip) => format!("hosted here · LAN {ip}:{port}"),
         None => HOST_HERE.to_owned(),
     }
@@ -290,19 +304,29 @@ impl SettingsScreen {
             .filter(|r| matches!(r.field.kind, Kind::ServerUrl))
             .find_map(|r| r.text.as_ref())
             .map_or("", |t| t.value.as_str());
-        self.test = Some(match server_url_from_input(server) {
-            Some(url) => ConnTest::Running {
-                report: doctor::spawn(url.clone(), Timeouts::default()),
-                url,
-                since: get_time(),
-            },
-            None => ConnTest::NoServer,
-        });
+        #[cfg(target_arch = "wasm32")]
+        let _ = server;
+        #[cfg(target_arch = "wasm32")]
+        {
+            self.test = Some(ConnTest::Unavailable);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            self.test = Some(match server_url_from_input(server) {
+                Some(url) => ConnTest::Running {
+                    report: doctor::spawn(url.clone(), Timeouts::default()),
+                    url,
+                    since: get_time(),
+                },
+                None => ConnTest::NoServer,
+            });
+        }
     }
 
     /// The connection test's view, in place of the rows: the verdict lines
     /// (or a progress line), closed by Esc, Enter or a click once done.
     fn test_frame(&mut self, text: &Text, lay: &SettingsLayout) {
+        #[cfg(not(target_arch = "wasm32"))]
         if let Some(ConnTest::Running { report, .. }) = &self.test
             && let Ok(r) = report.try_recv()
         {
@@ -324,6 +348,7 @@ impl SettingsScreen {
         let size = 18.0;
         let line_h = 24.0;
         match &self.test {
+            #[cfg(not(target_arch = "wasm32"))]
             Some(ConnTest::Running { url, since, .. }) => {
                 head(text, y, &format!("Testing {url}"));
                 y += 2.0 * line_h;
@@ -337,6 +362,7 @@ impl SettingsScreen {
                     false,
                 );
             }
+            #[cfg(not(target_arch = "wasm32"))]
             Some(ConnTest::Done(r)) => {
                 head(
                     text,
@@ -373,6 +399,20 @@ impl SettingsScreen {
                         y += line_h;
                     }
                     y += 6.0;
+                }
+            }
+            #[cfg(target_arch = "wasm32")]
+            Some(ConnTest::Unavailable) => {
+                head(text, y, "Connection test");
+                y += 2.0 * line_h;
+                for part in wrap(
+                    "The connection test needs the desktop game: online play in the browser comes with the web shell.",
+                    w,
+                    3,
+                    |s| text.measure(s, size, false).width,
+                ) {
+                    text.draw(&part, x, y, size, theme::TEXT, false);
+                    y += line_h;
                 }
             }
             Some(ConnTest::NoServer) | None => {
@@ -432,7 +472,10 @@ impl SettingsScreen {
         if self.test.is_some() {
             draw_title(text, &lay);
             self.test_frame(text, &lay);
+            #[cfg(not(target_arch = "wasm32"))]
             let running = matches!(self.test, Some(ConnTest::Running { .. }));
+            #[cfg(target_arch = "wasm32")]
+            let running = false;
             let label = if running { "Cancel test" } else { "Close" };
             let close_key = is_key_pressed(KeyCode::Escape)
                 || (!running

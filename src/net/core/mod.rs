@@ -26,7 +26,9 @@ mod tests;
 
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::time::Instant;
 
 use arena_server::protocol::{ArenaError, ErrorCode, HelloAck, IceServer, JoinRoomAck};
 use rand::rngs::StdRng;
