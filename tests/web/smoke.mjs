@@ -1,0 +1,226 @@
+// Smoke test of the browser build in a real headless Chromium (Debian's),
+// driven by playwright-core: the page loads the game with no console error
+// and no dialog, the menu draws, Enter starts Practice (as a player would),
+// and the canvas shows the arena's colours. A screenshot of the canvas is
+// kept as an artifact.
+//
+//   node tests/web/smoke.mjs WEB_DIR ARTIFACT_DIR
+//
+// WEB_DIR is scripts/web.sh's output. Serves it on 127.0.0.1, port 0.
+// Waits on conditions (window.__arena, set by web/arena.js), never on sleeps.
+import { createServer } from "node:http";
+import { readFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const [webDir, artifacts] = process.argv.slice(2);
+if (!webDir || !artifacts) {
+    console.error("usage: node smoke.mjs WEB_DIR ARTIFACT_DIR");
+    process.exit(2);
+}
+const executablePath = process.env.ARENA_CHROMIUM || "/usr/bin/chromium";
+const TIMEOUT_MS = 60_000;
+
+const TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".wasm": "application/wasm",
+};
+
+// Theme colours (src/ui/theme.rs) as 8-bit RGB.
+const rgb = (r, g, b) => [r, g, b].map((c) => Math.round(c * 255));
+const COLORS = {
+    floor: rgb(0.12, 0.13, 0.18),
+    wall: rgb(0.29, 0.32, 0.42),
+    blue: rgb(0.26, 0.53, 0.96),
+    red: rgb(0.92, 0.25, 0.2),
+    green: rgb(0.26, 0.77, 0.35),
+    yellow: rgb(0.96, 0.78, 0.16),
+};
+// The focused Practice button (theme::BUTTON_HOT) fills its rectangle,
+// ui::menu::button_rects(1280, 720)[0], while the menu is up. Walls are
+// 5 levels away from it in each channel: only a close match counts.
+const BUTTON_HOT = rgb(0.27, 0.3, 0.4);
+const PRACTICE_BUTTON = { x: 460, y: 260, w: 360, h: 50 };
+
+function serve(dir) {
+    const server = createServer(async (req, res) => {
+        const url = new URL(req.url, "http://localhost");
+        const name = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+        if (name.includes("..") || name.includes("/")) {
+            res.writeHead(404).end();
+            return;
+        }
+        try {
+            const body = await readFile(path.join(dir, name));
+            const type = TYPES[path.extname(name)] || "application/octet-stream";
+            res.writeHead(200, { "content-type": type, "cache-control": "no-store" });
+            res.end(body);
+        } catch {
+            res.writeHead(404).end();
+        }
+    });
+    return new Promise((resolve) => {
+        server.listen(0, "127.0.0.1", () => resolve(server));
+    });
+}
+
+// Counts pixels within `tol` of each named colour over the whole image,
+// and the share of the Practice button's rectangle in BUTTON_HOT.
+async function colourCounts(page, png, tol) {
+    return page.evaluate(
+        async ({ b64, colors, tol, hot, rect }) => {
+            const img = new Image();
+            img.src = "data:image/png;base64," + b64;
+            await img.decode();
+            const c = new OffscreenCanvas(img.width, img.height);
+            const g = c.getContext("2d");
+            g.drawImage(img, 0, 0);
+            const d = g.getImageData(0, 0, img.width, img.height).data;
+            const near = (i, [r, gg, b], t) =>
+                Math.abs(d[i] - r) <= t && Math.abs(d[i + 1] - gg) <= t && Math.abs(d[i + 2] - b) <= t;
+            const counts = Object.fromEntries(Object.keys(colors).map((k) => [k, 0]));
+            for (let i = 0; i < d.length; i += 4) {
+                for (const [k, col] of Object.entries(colors)) {
+                    if (near(i, col, tol)) counts[k] += 1;
+                }
+            }
+            let hotPixels = 0;
+            for (let y = rect.y; y < rect.y + rect.h; y++) {
+                for (let x = rect.x; x < rect.x + rect.w; x++) {
+                    if (near((y * img.width + x) * 4, hot, 2)) hotPixels += 1;
+                }
+            }
+            return { width: img.width, height: img.height, counts, buttonShare: hotPixels / (rect.w * rect.h) };
+        },
+        { b64: png.toString("base64"), colors: COLORS, tol, hot: BUTTON_HOT, rect: PRACTICE_BUTTON },
+    );
+}
+
+const failures = [];
+const fail = (msg) => {
+    failures.push(msg);
+    console.error("FAIL: " + msg);
+};
+
+const server = await serve(webDir);
+const base = `http://127.0.0.1:${server.address().port}/`;
+const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
+await mkdir(artifacts, { recursive: true });
+// A fresh profile: playwright passes it as --user-data-dir.
+const browser = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    viewport: { width: 1280, height: 720 },
+    args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-angle=swiftshader",
+        "--enable-unsafe-swiftshader",
+    ],
+});
+try {
+    const page = browser.pages()[0] ?? (await browser.newPage());
+    const log = [];
+    page.on("console", (m) => {
+        log.push(`${m.type()}: ${m.text()}`);
+        if (m.type() === "error") fail(`console error: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => fail(`page error: ${e.message}`));
+    page.on("dialog", async (d) => {
+        fail(`dialog (${d.type()}): ${d.message()}`);
+        await d.dismiss();
+    });
+    page.on("requestfailed", (r) => fail(`request failed: ${r.url()}`));
+
+    const t0 = Date.now();
+    await page.goto(base, { waitUntil: "load" });
+    // The first frame drawn (or a failure the page reports).
+    await page.waitForFunction(
+        () => window.__arena && (window.__arena.state !== "loading" || window.__arena.error),
+        null,
+        { timeout: TIMEOUT_MS },
+    );
+    const first = await page.evaluate(() => ({ ...window.__arena }));
+    if (first.state !== "running") {
+        fail(`game did not start: ${JSON.stringify(first)}`);
+        throw new Error("not running");
+    }
+    const loadToFirstFrameMs = Date.now() - t0;
+    // The menu is up once the focused Practice button is drawn.
+    const menuReady = async () => {
+        const shot = await page.locator("canvas").screenshot();
+        return (await colourCounts(page, shot, 3)).buttonShare > 0.5;
+    };
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (!(await menuReady())) {
+        if (Date.now() > deadline) {
+            fail("the menu's Practice button never appeared");
+            throw new Error("no menu");
+        }
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+    }
+    await page.locator("canvas").screenshot({ path: path.join(artifacts, "web-menu.png") });
+
+    // Practice: the menu opens focused on it; Enter starts it.
+    await page.locator("canvas").focus();
+    await page.keyboard.press("Enter");
+    // Practice is up when the menu's buttons are gone and the arena's
+    // floor fills most of the canvas; let the players move for 60 frames.
+    const framesAtStart = await page.evaluate(() => window.__arena.frames);
+    let result;
+    for (;;) {
+        const shot = await page.locator("canvas").screenshot();
+        result = await colourCounts(page, shot, 6);
+        const frames = await page.evaluate(() => window.__arena.frames);
+        const pixels = result.width * result.height;
+        if (result.buttonShare < 0.1 && result.counts.floor > pixels * 0.3 && frames - framesAtStart >= 60) {
+            await writeFile(path.join(artifacts, "web-practice.png"), shot);
+            break;
+        }
+        if (Date.now() > deadline + TIMEOUT_MS) {
+            await writeFile(path.join(artifacts, "web-practice.png"), shot);
+            fail(`practice never showed: ${JSON.stringify(result)}`);
+            break;
+        }
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+    }
+    const c = result.counts;
+    const pixels = result.width * result.height;
+    if (result.width !== 1280 || result.height !== 720) fail(`canvas is ${result.width}x${result.height}, not 1280x720`);
+    if (c.floor < pixels * 0.3) fail(`floor colour covers ${c.floor} of ${pixels} pixels`);
+    if (c.wall < 2000) fail(`wall colour: only ${c.wall} pixels`);
+    // The local player (blue) and three AI opponents (red, green, yellow).
+    for (const k of ["blue", "red", "green", "yellow"]) {
+        if (c[k] < 50) fail(`player colour ${k}: only ${c[k]} pixels`);
+    }
+    const state = await page.evaluate(() => ({ ...window.__arena }));
+    const report = {
+        loadToFirstFrameMs,
+        firstFrameAtPageMs: Math.round(first.firstFrameMs ?? -1),
+        frames: state.frames,
+        counts: c,
+        practiceButtonShare: result.buttonShare,
+        console: log,
+    };
+    console.log(JSON.stringify(report, null, 1));
+    await writeFile(path.join(artifacts, "web-smoke.json"), JSON.stringify(report, null, 1));
+} catch (e) {
+    if (!failures.length) fail(String(e));
+} finally {
+    await browser.close();
+    server.close();
+    await rm(profile, { recursive: true, force: true });
+}
+if (failures.length) {
+    console.error(`web smoke test: ${failures.length} failure(s)`);
+    process.exit(1);
+}
+console.log("web smoke test: ok");
