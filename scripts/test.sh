@@ -95,4 +95,4 @@ if [ -z "${ARENA_CHROMIUM:-}" ]; then
 fi
 export ARENA_CHROMIUM
 npm ci --silent --no-audit --no-fund --prefix tests/web >/dev/null
-node tests/web/smoke.mjs target/web target/web-test
+node tests/web/smoke.mjs "${WEB_OUT:-target/web}" target/web-test

@@ -42,7 +42,7 @@ clippy) args=(clippy --locked --target "$target" -p arena -p arena-web-ffi --lib
 esac
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-    log "building with rustup's $target target"
+    log "$mode with rustup's $target target"
     cargo=(cargo)
 else
     packages=(rustc-web cargo-web rust-web-src lld)
@@ -62,7 +62,7 @@ else
     rustc=$(dpkg -L rustc-web | grep -m1 -x '/usr/bin/rustc')
     debian_cargo=$(dpkg -L cargo-web | grep -m1 -x '/usr/bin/cargo')
     wasm_ld=$(dpkg -L lld | grep -m1 '/wasm-ld$')
-    log "building with Debian's $("$rustc" --version) and -Zbuild-std"
+    log "$mode with Debian's $("$rustc" --version) and -Zbuild-std"
     export RUSTC="$rustc" RUSTC_BOOTSTRAP=1
     export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$wasm_ld"
     cargo=("$debian_cargo")

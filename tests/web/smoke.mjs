@@ -201,11 +201,20 @@ try {
     for (const k of ["blue", "red", "green", "yellow"]) {
         if (c[k] < 50) fail(`player colour ${k}: only ${c[k]} pixels`);
     }
+    // A figure, not a check: frames drawn in 3 s of practice with nothing
+    // else asking the page for pixels (BENCHMARKS.md "Browser build").
+    const practiceFps = await page.evaluate(async () => {
+        const f0 = window.__arena.frames;
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 3000));
+        return ((window.__arena.frames - f0) * 1000) / (performance.now() - t0);
+    });
     const state = await page.evaluate(() => ({ ...window.__arena }));
     const report = {
         loadToFirstFrameMs,
         firstFrameAtPageMs: Math.round(first.firstFrameMs ?? -1),
         frames: state.frames,
+        practiceFps: Math.round(practiceFps * 10) / 10,
         counts: c,
         practiceButtonShare: result.buttonShare,
         console: log,
