@@ -1,6 +1,7 @@
 // Smoke test of the browser build in a real headless Chromium (Debian's),
 // driven by playwright-core: the page loads the game with no console error
-// and no dialog, the menu draws, Enter starts Practice (as a player would),
+// and no dialog, the menu draws, Create room says online play in the browser
+// comes later (no panic, no hang), Enter starts Practice (as a player would),
 // and the canvas shows the arena's colours. A screenshot of the canvas is
 // kept as an artifact.
 //
@@ -43,6 +44,9 @@ const COLORS = {
 // 5 levels away from it in each channel: only a close match counts.
 const BUTTON_HOT = rgb(0.27, 0.3, 0.4);
 const PRACTICE_BUTTON = { x: 460, y: 260, w: 360, h: 50 };
+// The menu's status line (theme::HEALTH_LOW text, 30 px under Quit).
+const STATUS_RED = rgb(0.95, 0.3, 0.25);
+const STATUS_LINE = { x: 240, y: 625, w: 800, h: 30 };
 
 function serve(dir) {
     const server = createServer(async (req, res) => {
@@ -70,7 +74,7 @@ function serve(dir) {
 // and the share of the Practice button's rectangle in BUTTON_HOT.
 async function colourCounts(page, png, tol) {
     return page.evaluate(
-        async ({ b64, colors, tol, hot, rect }) => {
+        async ({ b64, colors, tol, hot, rect, red, line }) => {
             const img = new Image();
             img.src = "data:image/png;base64," + b64;
             await img.decode();
@@ -92,9 +96,29 @@ async function colourCounts(page, png, tol) {
                     if (near((y * img.width + x) * 4, hot, 2)) hotPixels += 1;
                 }
             }
-            return { width: img.width, height: img.height, counts, buttonShare: hotPixels / (rect.w * rect.h) };
+            let statusPixels = 0;
+            for (let y = line.y; y < line.y + line.h; y++) {
+                for (let x = line.x; x < line.x + line.w; x++) {
+                    if (near((y * img.width + x) * 4, red, 30)) statusPixels += 1;
+                }
+            }
+            return {
+                width: img.width,
+                height: img.height,
+                counts,
+                buttonShare: hotPixels / (rect.w * rect.h),
+                statusPixels,
+            };
         },
-        { b64: png.toString("base64"), colors: COLORS, tol, hot: BUTTON_HOT, rect: PRACTICE_BUTTON },
+        {
+            b64: png.toString("base64"),
+            colors: COLORS,
+            tol,
+            hot: BUTTON_HOT,
+            rect: PRACTICE_BUTTON,
+            red: STATUS_RED,
+            line: STATUS_LINE,
+        },
     );
 }
 
@@ -169,8 +193,35 @@ try {
     }
     await page.locator("canvas").screenshot({ path: path.join(artifacts, "web-menu.png") });
 
-    // Practice: the menu opens focused on it; Enter starts it.
     await page.locator("canvas").focus();
+    const framesAhead = async (n) => {
+        const f0 = await page.evaluate(() => window.__arena.frames);
+        await page.waitForFunction((f) => window.__arena.frames >= f, f0 + n, { timeout: TIMEOUT_MS });
+    };
+    // Create room (two down from Practice): in the browser it must neither
+    // panic nor hang, and say online play comes later; the menu comes back.
+    await page.keyboard.press("ArrowDown");
+    await framesAhead(2);
+    await page.keyboard.press("ArrowDown");
+    await framesAhead(2);
+    await page.keyboard.press("Enter");
+    for (;;) {
+        const shot = await page.locator("canvas").screenshot();
+        const seen = await colourCounts(page, shot, 3);
+        if (seen.statusPixels > 100 && seen.buttonShare > 0.5) {
+            await writeFile(path.join(artifacts, "web-online-later.png"), shot);
+            break;
+        }
+        if (Date.now() > deadline) {
+            await writeFile(path.join(artifacts, "web-online-later.png"), shot);
+            fail(`Create room: no status line under the menu (${JSON.stringify(seen)})`);
+            break;
+        }
+        await framesAhead(1);
+    }
+    if ((await page.evaluate(() => window.__arena.state)) !== "running") fail("Create room stopped the game");
+
+    // Practice: the menu opens focused on it; Enter starts it.
     await page.keyboard.press("Enter");
     // Practice is up when the menu's buttons are gone and the arena's
     // floor fills most of the canvas; let the players move for 60 frames.
