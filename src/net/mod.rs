@@ -44,6 +44,7 @@ pub mod signaling;
 pub mod sio;
 pub mod turn_probe;
 mod usage;
+pub mod wire;
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
