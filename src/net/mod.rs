@@ -44,6 +44,7 @@ pub mod signaling;
 pub mod sio;
 pub mod turn_probe;
 mod usage;
+pub mod web;
 pub mod wire;
 
 use std::sync::Arc;
