@@ -32,6 +32,8 @@
     const MAX_EVENTS = 200000;
     let dropped = 0;
     let ws = null;
+    /// How long a closed connection stays up for what was written on it.
+    const LINGER_MS = 250;
     /// generation -> { pc, channels: {state, events}, chain, opened, early, avg }
     const pcs = new Map();
 
@@ -127,7 +129,7 @@
     }
 
     function drop(generation, c) {
-        pcs.delete(generation);
+        if (pcs.get(generation) === c) pcs.delete(generation);
         for (const ch of Object.values(c.channels)) {
             try {
                 ch.close();
@@ -206,7 +208,8 @@
     }
 
     function pc_open(generation, offerer, ptr, len) {
-        pc_close(generation);
+        const old = pcs.get(generation);
+        if (old) drop(generation, old);
         let pc;
         try {
             pc = new RTCPeerConnection(JSON.parse(text(ptr, len)));
@@ -289,9 +292,14 @@
         }
     }
 
+    /// The game is done with a connection: it is forgotten now (no more
+    /// reports) and closed a little later, so that a `Bye` just written on
+    /// it still leaves (the game may be gone by then: a tab leaving a match).
     function pc_close(generation) {
         const c = pcs.get(generation);
-        if (c) drop(generation, c);
+        if (!c) return;
+        pcs.delete(generation);
+        setTimeout(() => drop(generation, c), LINGER_MS);
     }
 
     function pc_queued(generation) {

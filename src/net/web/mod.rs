@@ -3,9 +3,10 @@
 //! with the page's WebSocket and `RTCPeerConnection`s ([`Page`]) instead of
 //! rust_socketio and webrtc, and [`super::sio`] for Socket.IO.
 //!
-//! Each frame the game calls [`WebNet::pump`] with what the page reported
-//! since the last frame and the time: every report becomes a core input (or
-//! a Socket.IO frame for the client), then every timer that is due runs
+//! Each frame the game calls [`WebNet::pump`] with the time: every report
+//! the page has queued since the last frame ([`Page::poll`]) becomes a core
+//! input (or a Socket.IO frame for the client), then every timer that is
+//! due runs
 //! (the Socket.IO client's, the request deadlines, lingering closes, the
 //! reconnection, the core's). Reports are handled before timers, so a tab
 //! the browser kept from drawing for a minute (hidden) comes back with its
@@ -20,6 +21,7 @@
 //! [`ServerEvent::Connected`] when back; a first connection that fails is
 //! the core's to retry ([`Input::Connected`] with the error).
 
+mod handle;
 pub mod page;
 
 use std::collections::{HashMap, VecDeque};
@@ -36,6 +38,7 @@ use super::core::{
 use super::sio::{self, AckError, AckId, Client, ClientConfig, Payload};
 use super::wire;
 use crate::proto::NetId;
+pub use handle::WebHandle;
 pub use page::{Page, PageError, PageEvent, PeerReport};
 
 /// How long a request waits for its ack (the native client's).
@@ -132,9 +135,9 @@ impl<P: Page> WebNet<P> {
 
     /// One frame's worth: the page's reports since the last call (each in
     /// the plugin's byte format, see [`page`]), then every due timer.
-    pub fn pump<'a>(&mut self, reports: impl IntoIterator<Item = &'a [u8]>, now: Instant) {
-        for bytes in reports {
-            match PageEvent::decode(bytes) {
+    pub fn pump(&mut self, now: Instant) {
+        while let Some(bytes) = self.page.poll() {
+            match PageEvent::decode(&bytes) {
                 Ok(ev) => self.on_page(ev, now),
                 Err(e) => {
                     self.bad_page_events += 1;
@@ -169,6 +172,20 @@ impl<P: Page> WebNet<P> {
     /// The page, for its owner.
     pub fn page(&self) -> &P {
         &self.page
+    }
+
+    /// Whether the core has shut down (after [`NetCommand::Shutdown`]).
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// Ends now, without waiting for lingering closes: for a shell that
+    /// is going away (the page lets queued messages leave before it
+    /// closes a connection).
+    pub fn close_now(&mut self) {
+        if !self.finished {
+            self.finish();
+        }
     }
 
     fn since(&self, now: Instant) -> Duration {

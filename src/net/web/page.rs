@@ -47,6 +47,8 @@ pub trait Page {
     fn pc_queued(&self, generation: u32) -> usize;
     /// Messages waiting to leave on the WebSocket.
     fn ws_queued(&self) -> usize;
+    /// The oldest report not yet taken, in the byte format above.
+    fn poll(&mut self) -> Option<Vec<u8>>;
 }
 
 /// What the page reports.

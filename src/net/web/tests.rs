@@ -27,6 +27,7 @@ enum Call {
 #[derive(Default)]
 struct Fake {
     calls: Vec<Call>,
+    reports: std::collections::VecDeque<Vec<u8>>,
 }
 
 impl Page for Fake {
@@ -60,6 +61,9 @@ impl Page for Fake {
     }
     fn ws_queued(&self) -> usize {
         0
+    }
+    fn poll(&mut self) -> Option<Vec<u8>> {
+        self.reports.pop_front()
     }
 }
 
@@ -99,7 +103,12 @@ impl T {
     }
 
     fn tick(&mut self) {
-        self.net.pump(std::iter::empty(), self.now);
+        self.net.pump(self.now);
+    }
+
+    /// The page queues raw reports; the next pump takes them.
+    fn report(&mut self, bytes: &[u8]) {
+        self.net.page.reports.push_back(bytes.to_vec());
     }
 
     fn cmd(&mut self, c: NetCommand) {
@@ -340,7 +349,8 @@ fn a_peer_is_offered_through_the_page_and_its_signals_flow_both_ways() {
     let mut report = vec![6];
     report.extend(g.to_le_bytes());
     report.extend(open);
-    t.net.pump([report.as_slice()], t.now);
+    t.report(&report);
+    t.tick();
     assert!(
         t.calls()
             .iter()
@@ -361,10 +371,10 @@ fn a_peer_is_offered_through_the_page_and_its_signals_flow_both_ways() {
 #[test]
 fn unreadable_page_events_are_counted_and_dropped() {
     let mut t = T::connected();
-    t.net.pump(
-        [&[][..], &[42, 0, 0, 0, 0][..], &[5, 1, 0, 0, 0, b'x'][..]],
-        t.now,
-    );
+    for r in [&[][..], &[42, 0, 0, 0, 0][..], &[5, 1, 0, 0, 0, b'x'][..]] {
+        t.report(r);
+    }
+    t.tick();
     assert_eq!(t.net.bad_page_events(), 2);
 }
 
@@ -416,4 +426,42 @@ fn shutdown_closes_every_connection_and_the_socket() {
     let calls = t.calls();
     assert_eq!(calls.last(), Some(&Call::WsClose));
     assert!(calls.contains(&Call::WsSend("41".into())), "{calls:?}");
+}
+
+#[test]
+fn the_handle_pumps_when_the_game_drains_and_says_goodbye_when_dropped() {
+    use std::sync::Mutex;
+    // The handle's clock is a plain fn: the test moves it by hand.
+    static NOW: Mutex<Option<Instant>> = Mutex::new(None);
+    fn clock() -> Instant {
+        NOW.lock().unwrap().unwrap()
+    }
+    let t0 = Instant::now();
+    *NOW.lock().unwrap() = Some(t0);
+    let bounds = Bounds::new(Vec2::ZERO, Vec2::new(1600.0, 1000.0));
+    let mut cfg = NetConfig::new("https://arena.example", "Bea", bounds);
+    cfg.epoch = t0;
+    let h = WebHandle::new(cfg, 0x77, Fake::default(), clock);
+    assert_eq!(h.id(), 0x77);
+    assert!(h.events().try_recv().is_err());
+    {
+        let net = h.net.borrow();
+        assert_eq!(
+            net.page().calls,
+            [Call::WsOpen(
+                "wss://arena.example/socket.io/?EIO=4&transport=websocket".into()
+            )]
+        );
+    }
+    // The page closed the socket: the next drain reports it to the game.
+    let mut closed = vec![4, 0, 0, 0, 0];
+    closed.extend(b"refused");
+    h.net.borrow_mut().page.reports.push_back(closed);
+    let ev: Vec<NetEvent> = h.events().try_iter().collect();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, NetEvent::ServerUnreachable { .. })),
+        "{ev:?}"
+    );
+    drop(h);
 }
