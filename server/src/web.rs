@@ -47,14 +47,15 @@ the server at a build with <code>--web-root DIR</code> (environment
 
 /// Where the browser build is looked for when `--web-root` is not given:
 /// the first of these that holds an `index.html`, else the first that
-/// exists as a directory, else `None`:
+/// exists as a directory, else the checkout's (where `scripts/web.sh` will
+/// write), else `None`:
 /// 1. `web` next to the executable (how a release archive ships it);
 /// 2. `$CARGO_TARGET_DIR/web`, when that variable is set;
 /// 3. `target/web` of the checkout this server was built from (the output
 ///    of `scripts/web.sh`; only when that checkout is still there).
 ///
-/// A directory that exists but has no build yet is kept: a build made
-/// later is served without a restart.
+/// A directory without a build yet is kept: a build made later is served
+/// without a restart.
 pub fn default_root() -> Option<PathBuf> {
     let exe = std::env::current_exe()
         .ok()
@@ -67,12 +68,16 @@ pub fn default_root() -> Option<PathBuf> {
         .parent()
         .filter(|root| root.join("Cargo.toml").is_file())
         .map(|root| root.join("target").join("web"));
-    let candidates: Vec<PathBuf> = [exe, target_dir, checkout].into_iter().flatten().collect();
+    let candidates: Vec<PathBuf> = [exe, target_dir, checkout.clone()]
+        .into_iter()
+        .flatten()
+        .collect();
     pick_root(
         &candidates,
         |p| p.join("index.html").is_file(),
         |p| p.is_dir(),
     )
+    .or(checkout)
 }
 
 /// The first candidate with a build, else the first existing directory.
