@@ -26,30 +26,21 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/args.rs"]
+mod args;
+
 #[path = "net_link/bare.rs"]
 mod bare;
 #[path = "../tests/support/coturn.rs"]
 mod coturn;
 
+use args::{arg, flag};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use arena::net::EmbeddedServer;
 use coturn::Coturn;
 use serde_json::Value;
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn flag(name: &str) -> bool {
-    std::env::args().any(|a| a == name)
-}
 
 fn text_arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();

@@ -15,24 +15,19 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/args.rs"]
+mod args;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use args::arg;
 use std::path::PathBuf;
 use std::process::Command;
 
 use arena::net::EmbeddedServer;
 use serde_json::Value;
 use support::Bot;
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The figures of one run, averaged over its links.
 #[derive(Default)]

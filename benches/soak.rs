@@ -16,9 +16,13 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/args.rs"]
+mod args;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use args::arg;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -26,15 +30,6 @@ use std::time::{Duration, Instant};
 use arena::net::EmbeddedServer;
 use serde_json::Value;
 use support::Bot;
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn rss_kb(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

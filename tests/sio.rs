@@ -48,7 +48,17 @@ struct Browser {
 
 impl Browser {
     fn connect(url: &str, config: ClientConfig) -> Browser {
-        let (ws, _) = tungstenite::connect(websocket_url(url)).expect("websocket handshake");
+        Browser::connect_from(url, config, None)
+    }
+
+    /// Connects as a page from `origin` would (its `Origin` header).
+    fn connect_from(url: &str, config: ClientConfig, origin: Option<&str>) -> Browser {
+        use tungstenite::client::IntoClientRequest;
+        let mut request = websocket_url(url).into_client_request().unwrap();
+        if let Some(o) = origin {
+            request.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        let (ws, _) = tungstenite::connect(request).expect("websocket handshake");
         if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
             // Reads return at least this often, to run the client's timers.
             tcp.set_read_timeout(Some(Duration::from_millis(20)))
@@ -354,4 +364,62 @@ fn two_browser_peers_and_the_connect_auth_token() {
     b.client.disconnect();
     b.wait(|e| matches!(e, Event::Disconnected { .. }));
     assert_eq!(a.next("user_left"), json!({"userId": b_id}));
+}
+
+/// A blocking HTTP/1.1 GET: the status and the whole answer.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, out)
+}
+
+/// The embedded server serves the browser build at `/play` like
+/// arena-server, and the page's websocket (its `Origin` is the server's own)
+/// gets in even with an allowlist of other origins: a browser peer that
+/// came by link creates a room.
+#[test]
+fn the_embedded_server_serves_play_and_its_page_connects() {
+    let dir = std::env::temp_dir().join(format!("arena-sio-play-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>arena</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("arena.wasm"), "\0asm\u{1}\0\0\0").unwrap();
+    let srv = server(arena_server::Config {
+        cors_origins: vec!["https://elsewhere.example".into()],
+        web_root: Some(dir.clone()),
+        ..arena_server::Config::default()
+    });
+    let (status, page) = http_get(srv.addr(), "/play/");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<title>arena</title>"));
+    let (status, wasm) = http_get(srv.addr(), "/play/arena.wasm");
+    assert_eq!(status, 200);
+    assert!(
+        wasm.to_ascii_lowercase()
+            .contains("content-type: application/wasm")
+    );
+
+    let own = format!("http://{}", srv.addr());
+    let mut page = Browser::connect_from(&srv.url(), ClientConfig::default(), Some(&own));
+    let created = page.request("create_room", json!({}));
+    assert!(created["roomId"].is_string(), "{created}");
+    page.client.disconnect();
+    page.flush();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,11 +2,14 @@
 //! into one validated [`Config`].
 //!
 //! Owns every tunable of the server and its validation; it must not bind
-//! sockets or read anything but its arguments (clap reads the env). The game's
+//! sockets or read anything but its arguments (clap reads the env), save one
+//! look for a browser build when `--web-root` is not given
+//! ([`crate::web::default_root`]). The game's
 //! `arena server` subcommand can `#[command(flatten)]` [`ServerArgs`].
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::rooms::RoomLimits;
@@ -122,6 +125,10 @@ pub struct Config {
     /// Redis shared by every node of a multi-node server (`redis://HOST:PORT`);
     /// `None`: one node, rooms in memory.
     pub redis_url: Option<String>,
+    /// The browser build served at `/play` (a directory with `index.html`);
+    /// `None`: `/play` says it is not installed. [`ServerArgs::to_config`]
+    /// fills in [`crate::web::default_root`] when `--web-root` is not given.
+    pub web_root: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -142,6 +149,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             public_host: None,
             redis_url: None,
+            web_root: None,
         }
     }
 }
@@ -165,6 +173,7 @@ impl fmt::Debug for Config {
             .field("ping_timeout", &self.ping_timeout)
             .field("public_host", &self.public_host)
             .field("redis_url", &redact(&self.redis_url))
+            .field("web_root", &self.web_root)
             .finish()
     }
 }
@@ -260,6 +269,11 @@ pub struct ServerArgs {
     /// (redis://[:PASSWORD@]HOST:PORT[/DB]); default: one node, rooms in memory.
     #[arg(long = "redis", env = "ARENA_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Directory of the browser build served at `/play` (from
+    /// `scripts/web.sh`); default: `web` next to the executable, else the
+    /// checkout's `target/web`. An empty value turns `/play` off.
+    #[arg(long, env = "ARENA_WEB_ROOT")]
+    pub web_root: Option<PathBuf>,
 }
 
 fn nonzero(name: &'static str, v: u64) -> Result<(), ConfigError> {
@@ -371,6 +385,11 @@ impl ServerArgs {
             ping_timeout: Duration::from_secs(self.ping_timeout_secs),
             public_host,
             redis_url,
+            web_root: match &self.web_root {
+                Some(dir) if dir.as_os_str().is_empty() => None,
+                Some(dir) => Some(dir.clone()),
+                None => crate::web::default_root(),
+            },
         })
     }
 }

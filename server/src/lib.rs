@@ -15,8 +15,9 @@
 //! many nodes), [`cluster`] (the Socket.IO adapter over Redis and a node's
 //! heartbeat), `policy` (pure join and creation rules: room ids, refusals,
 //! failed-join budgets), [`limits`] (rate limits), [`turn`] (ICE servers and
-//! TURN credentials), [`metrics`] (counters and `/metrics`), [`config`] (flags
-//! and validation); the Socket.IO handlers live in the private `signaling`
+//! TURN credentials), [`metrics`] (counters and `/metrics`), [`web`] (the
+//! browser build at `/play`), [`config`] (flags and validation); the
+//! Socket.IO handlers live in the private `signaling`
 //! folder, one small file per concern, and stay thin.
 //!
 //! Everything but [`protocol`] is behind the default feature `server`: the
@@ -50,6 +51,8 @@ pub mod store;
 pub mod stun;
 #[cfg(feature = "server")]
 pub mod turn;
+#[cfg(feature = "server")]
+pub mod web;
 
 #[cfg(feature = "server")]
 pub use config::{Config, ConfigError, ServerArgs};
@@ -182,6 +185,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(?config, "starting");
+    web::log_root(config.web_root.as_deref());
     let metrics = Arc::new(Metrics::default());
     let stun_ports: Vec<u16> = listeners
         .stun
@@ -296,6 +300,7 @@ async fn serve_with<A: Adapter>(
     let router = Router::new()
         .route("/healthz", get(health_route))
         .route("/metrics", get(metrics_route))
+        .merge(web::router(config.web_root.clone()))
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(config.cors_origins.clone()),
@@ -352,7 +357,9 @@ async fn serve_with<A: Adapter>(
 /// refused with 403 before it reaches Socket.IO. CORS alone would not stop
 /// it: browsers do not apply CORS to websockets, and a refused polling
 /// request has already been served when the browser hides the answer.
-/// Requests without `Origin` (native clients, curl) pass.
+/// Requests without `Origin` (native clients, curl) pass, and so do
+/// same-origin ones (see [`same_origin`]): the browser build this server
+/// serves at `/play`.
 #[cfg(feature = "server")]
 async fn origin_guard(
     axum::extract::State(allowed): axum::extract::State<Arc<Vec<String>>>,
@@ -363,11 +370,39 @@ async fn origin_guard(
     if let Some(origin) = req.headers().get(header::ORIGIN)
         && !allowed.is_empty()
         && !allowed.iter().any(|a| a.as_bytes() == origin.as_bytes())
+        && !same_origin(origin, request_host(&req))
     {
         tracing::debug!(?origin, "origin refused");
         return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
     }
     next.run(req).await
+}
+
+/// The host (and port) the request was sent to: `Host`, or the URI's
+/// authority (HTTP/2).
+#[cfg(feature = "server")]
+fn request_host(req: &axum::extract::Request) -> Option<&str> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+}
+
+/// Whether `origin` is `http://HOST` or `https://HOST` for the `host` the
+/// request went to: a page this server served (behind a TLS proxy the page
+/// is `https` and the proxy forwards the same `Host`). A page elsewhere
+/// cannot choose its `Origin`, so this admits nobody an allowlist meant to
+/// keep out; a page on a name that resolves to this server (DNS
+/// rebinding) gets what any native client gets.
+#[cfg(feature = "server")]
+fn same_origin(origin: &HeaderValue, host: Option<&str>) -> bool {
+    let (Ok(origin), Some(host)) = (origin.to_str(), host) else {
+        return false;
+    };
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    authority.is_some_and(|a| !a.is_empty() && a.eq_ignore_ascii_case(host))
 }
 
 #[cfg(feature = "server")]

@@ -1,9 +1,11 @@
 //! `arena bot --hostile N`: a malformed and hostile peer, so that tests (and
 //! anyone adopting this implementation) can check what a game does with one.
 //!
-//! It joins and links like any player. Once a peer is there it sends
-//! [`FORGED_VICTIMS`] reliable game events that claim another player's hit
-//! or death (forged victims: the match must ignore them), then N messages
+//! It joins and links like any player. Each time another peer is there it
+//! sends [`FORGED_VICTIMS`] reliable game events that claim another
+//! player's hit or death (forged victims: the match must ignore them). A
+//! game event goes to the players known when it is sent, so a peer linked
+//! later gets a batch of its own. Then it sends N messages
 //! per second to every peer, in two phases:
 //! 1. for [`FLOOD_S`] seconds, well-formed messages only (pings), far above
 //!    the per-sender rate limit;
@@ -30,6 +32,8 @@ pub(super) struct Hostile {
     rate: f64,
     sent: u64,
     forged_victims: u64,
+    /// How many players there were when the last batch of forged events went.
+    forged_for: usize,
     me: NetId,
     rng: StdRng,
 }
@@ -41,6 +45,7 @@ impl Hostile {
             rate: f64::from(rate),
             sent: 0,
             forged_victims: 0,
+            forged_for: 0,
             me,
             rng: StdRng::seed_from_u64(seed ^ 0x0405_7113),
         }
@@ -55,8 +60,11 @@ impl Hostile {
             .saturating_sub(self.sent)
             .min((self.rate / 10.0) as u64 + 1);
         let mut out = Vec::with_capacity(n as usize);
-        if let Some(&victim) = victims.first() {
-            while self.forged_victims < FORGED_VICTIMS {
+        if let Some(&victim) = victims.first()
+            && victims.len() > self.forged_for
+        {
+            self.forged_for = victims.len();
+            for _ in 0..FORGED_VICTIMS {
                 // Through the real reliable stream: the receiving game must
                 // ignore a hit or death claimed for someone else.
                 self.forged_victims += 1;
@@ -169,6 +177,19 @@ mod tests {
         for c in flood.iter().filter_map(bytes) {
             assert!(proto::decode(c, &bounds).is_ok());
         }
+        // A second peer appears: a batch for it too (events reach only
+        // the players known when they are sent).
+        let more = h.due(1.005, &[42, 43]);
+        let batch = more
+            .iter()
+            .filter(|c| matches!(c, NetCommand::SendEvent(_)))
+            .count();
+        assert_eq!(batch as u64, FORGED_VICTIMS);
+        assert!(
+            h.due(1.01, &[42, 43])
+                .iter()
+                .all(|c| !matches!(c, NetCommand::SendEvent(_)))
+        );
         // Phase 2: every raw message is refused or addressed to someone else.
         let bad = h.due(FLOOD_S + 0.5, &[42]);
         assert!(bad.len() > 50);

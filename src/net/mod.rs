@@ -52,6 +52,8 @@ pub mod sio;
 pub mod turn_probe;
 #[cfg(not(target_arch = "wasm32"))]
 mod usage;
+pub mod web;
+pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]
 use std::sync::Arc;

@@ -14,19 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use arena_server::protocol::{
-    ArenaError, BroadcastForward, BroadcastRequest, CreateRoom, CreateRoomAck, ErrorAck, HelloAck,
-    JoinRoom, JoinRoomAck, RelayForward, RelayRequest, RoomUsers, SignalForward, SignalRequest,
-    UserJoined, UserLeft, events,
+    BroadcastRequest, CreateRoomAck, HelloAck, JoinRoomAck, RelayRequest, SignalRequest, events,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::FutureExt;
 use rust_socketio::asynchronous::{Client, ClientBuilder, ReconnectSettings};
 use rust_socketio::{Event, Payload, TransportType};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
+
+use super::wire::{self, parse_reply};
 
 /// How long a request event waits for its ack.
 pub const ACK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -141,10 +138,7 @@ impl Signaling {
     /// `hello`: `Ok(None)` when the server does not answer within `wait`
     /// (a core-only server).
     pub async fn hello(&self, name: &str, wait: Duration) -> Result<Option<HelloAck>, String> {
-        match self
-            .request(events::HELLO, json!({"v": 1, "name": name}), wait)
-            .await
-        {
+        match self.request(events::HELLO, wire::hello(name), wait).await {
             Ok(v) => serde_json::from_value(v)
                 .map(Some)
                 .map_err(|e| e.to_string()),
@@ -155,38 +149,22 @@ impl Signaling {
 
     /// `create_room`: the new room's code.
     pub async fn create_room(&self, token: Option<String>) -> Result<String, RequestError> {
-        let req = serde_json::to_value(CreateRoom { token }).unwrap_or(Value::Null);
+        let req = wire::create_room(token);
         let v = self.request(events::CREATE_ROOM, req, ACK_TIMEOUT).await?;
         parse_reply::<CreateRoomAck>(v).map(|a| a.room_id)
     }
 
     /// `join_room` with an ack (extension servers).
     pub async fn join_room(&self, code: &str, rejoin: bool) -> Result<JoinRoomAck, RequestError> {
-        let req = JoinRoom {
-            room_id: code.to_owned(),
-            rejoin,
-        };
-        let v = self
-            .request(
-                events::JOIN_ROOM,
-                serde_json::to_value(req).unwrap_or(Value::Null),
-                ACK_TIMEOUT,
-            )
-            .await?;
+        let req = wire::join_room(code, rejoin);
+        let v = self.request(events::JOIN_ROOM, req, ACK_TIMEOUT).await?;
         parse_reply(v)
     }
 
     /// `join_room` without an ack (core servers answer with `room_users` only).
     pub async fn join_room_core(&self, code: &str) -> Result<(), RequestError> {
-        let req = JoinRoom {
-            room_id: code.to_owned(),
-            rejoin: false,
-        };
         self.client
-            .emit(
-                events::JOIN_ROOM,
-                serde_json::to_value(req).unwrap_or(Value::Null),
-            )
+            .emit(events::JOIN_ROOM, wire::join_room(code, false))
             .await
             .map_err(|e| RequestError::Send(e.to_string()))
     }
@@ -204,25 +182,17 @@ impl Signaling {
 
     /// Queues a `signal` to `to`. Returns `false` if the outbox is full.
     pub fn signal(&self, to: &str, signal: Value) -> bool {
-        self.push(Emit::Signal(SignalRequest {
-            target_id: to.to_owned(),
-            signal,
-        }))
+        self.push(Emit::Signal(wire::signal(to, signal)))
     }
 
     /// Queues a `relay` of one game message to `to`.
     pub fn relay(&self, to: &str, bytes: &[u8]) -> bool {
-        self.push(Emit::Relay(RelayRequest {
-            target_id: to.to_owned(),
-            data: B64.encode(bytes),
-        }))
+        self.push(Emit::Relay(wire::relay(to, bytes)))
     }
 
     /// Queues a `broadcast` of one game message to the whole room.
     pub fn broadcast(&self, bytes: &[u8]) -> bool {
-        self.push(Emit::Broadcast(BroadcastRequest {
-            data: B64.encode(bytes),
-        }))
+        self.push(Emit::Broadcast(wire::broadcast(bytes)))
     }
 
     /// Emits waiting in the outbox (a congestion signal for the relay route).
@@ -365,61 +335,14 @@ fn describe(p: &Payload) -> String {
     }
 }
 
-/// An ack that is either the success shape `T` or `{"error": ..., "message": ...}`.
-fn parse_reply<T: DeserializeOwned>(v: Value) -> Result<T, RequestError> {
-    if v.get("error").is_some() {
-        return match serde_json::from_value::<ErrorAck>(v) {
-            Ok(e) => Err(RequestError::Refused {
-                code: e.error,
-                message: e.message,
-            }),
-            Err(e) => Err(RequestError::BadReply(e.to_string())),
-        };
-    }
-    serde_json::from_value(v).map_err(|e| RequestError::BadReply(e.to_string()))
-}
-
-/// Parses one server → client event.
+/// Parses one server → client event ([`wire::parse_event`] on its first argument).
 fn parse_event(name: &str, p: Payload) -> Inbound {
-    let v = first(p);
-    let bad = |e: serde_json::Error| Inbound::Malformed(format!("{name}: {e}"));
-    match name {
-        events::ROOM_USERS => {
-            serde_json::from_value::<RoomUsers>(v).map_or_else(bad, |m| Inbound::RoomUsers(m.users))
-        }
-        events::USER_JOINED => serde_json::from_value::<UserJoined>(v)
-            .map_or_else(bad, |m| Inbound::UserJoined(m.user_id)),
-        events::USER_LEFT => {
-            serde_json::from_value::<UserLeft>(v).map_or_else(bad, |m| Inbound::UserLeft(m.user_id))
-        }
-        events::SIGNAL => {
-            serde_json::from_value::<SignalForward>(v).map_or_else(bad, |m| Inbound::Signal {
-                from: m.user_id,
-                signal: m.signal,
-            })
-        }
-        events::RELAY => serde_json::from_value::<RelayForward>(v)
-            .map_or_else(bad, |m| data(name, m.user_id, &m.data)),
-        events::BROADCAST => serde_json::from_value::<BroadcastForward>(v)
-            .map_or_else(bad, |m| data(name, m.user_id, &m.data)),
-        events::ARENA_ERROR => {
-            serde_json::from_value::<ArenaError>(v).map_or_else(bad, Inbound::ServerError)
-        }
-        other => Inbound::Malformed(format!("unknown event {other:?}")),
-    }
-}
-
-fn data(name: &str, from: String, b64: &str) -> Inbound {
-    match B64.decode(b64) {
-        Ok(bytes) => Inbound::Data { from, bytes },
-        Err(e) => Inbound::Malformed(format!("{name}: data is not base64: {e}")),
-    }
+    wire::parse_event(name, first(p))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arena_server::protocol::ErrorCode;
 
     fn text(v: Value) -> Payload {
         Payload::Text(vec![v])
@@ -528,22 +451,5 @@ mod tests {
             describe_failure(&["EngineIO Error".to_owned(), refused.to_owned()]),
             refused
         );
-    }
-
-    #[test]
-    fn replies_parse_as_success_or_refusal() {
-        let ok: Result<CreateRoomAck, _> = parse_reply(json!({"roomId": "ABCDEFGH"}));
-        assert_eq!(ok.map(|a| a.room_id), Ok("ABCDEFGH".to_owned()));
-        let refused: Result<CreateRoomAck, _> =
-            parse_reply(json!({"error": "unauthorized", "message": "token"}));
-        assert!(matches!(
-            refused,
-            Err(RequestError::Refused {
-                code: ErrorCode::Unauthorized,
-                ..
-            })
-        ));
-        let odd: Result<CreateRoomAck, _> = parse_reply(json!({"error": 5}));
-        assert!(matches!(odd, Err(RequestError::BadReply(_))));
     }
 }

@@ -96,6 +96,7 @@ enum MenuEntry {
     NetGraph,
     AddBot,
     CopyCode,
+    CopyLink,
     Leave,
     Quit,
 }
@@ -472,12 +473,40 @@ impl Online {
                         copy_to_clipboard(code);
                         self.toasts.push(ToastKind::Good, "Room code copied");
                     }
+                    Some(CodeChoice::CopyLink) => self.copy_link(),
                     Some(CodeChoice::Play) => self.code_panel = false,
                     None => {}
                 }
             }
         }
         self.draw_menu(text)
+    }
+
+    /// Puts the room's browser link (`http://HOST:PORT/play#CODE`, see
+    /// [`words::play_link`]) on the clipboard.
+    fn copy_link(&mut self) {
+        let Some(label) = &self.room_label else {
+            return;
+        };
+        // Our LAN address stands in for a loopback server URL, unless the
+        // server hosted here listens on loopback only.
+        let lan = match &self.host {
+            Some(h) if h.addr().ip().is_loopback() => None,
+            _ => crate::net::lan_address(),
+        };
+        match words::play_link(&self.server_url, lan, label) {
+            Some(link) => {
+                copy_to_clipboard(&link);
+                self.toasts.push(ToastKind::Good, "Link copied");
+            }
+            None => self.toasts.push(
+                ToastKind::Bad,
+                format!(
+                    "Cannot make a link from the server address {}",
+                    self.server_url
+                ),
+            ),
+        }
     }
 
     /// The Esc menu (the match goes on behind it).
@@ -499,6 +528,7 @@ impl Online {
             (MenuEntry::NetGraph, format!("Net graph: {graph}")),
             (MenuEntry::AddBot, "Add a bot".to_owned()),
             (MenuEntry::CopyCode, "Copy room code".to_owned()),
+            (MenuEntry::CopyLink, "Copy link".to_owned()),
             (MenuEntry::Leave, "Leave room".to_owned()),
             (MenuEntry::Quit, "Quit".to_owned()),
         ];
@@ -532,6 +562,7 @@ impl Online {
                     self.toasts.push(ToastKind::Good, "Room code copied");
                 }
             }
+            Some(MenuEntry::CopyLink) => self.copy_link(),
             Some(MenuEntry::Leave) => return OnlineAction::MainMenu,
             Some(MenuEntry::Quit) => return OnlineAction::Quit,
             None => {}
@@ -543,7 +574,11 @@ impl Online {
 /// Starts the embedded server on `addr`; when that port is taken (another
 /// game hosts already), on a free port of the same interface.
 fn host_here(addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
-    let config = arena_server::Config::default();
+    // The browser build at /play, found as `arena-server` finds it.
+    let config = arena_server::Config {
+        web_root: arena_server::web::default_root(),
+        ..arena_server::Config::default()
+    };
     EmbeddedServer::start(addr, config.clone()).or_else(|first| {
         let mut any = addr;
         any.set_port(0);

@@ -6,7 +6,7 @@
 use super::{CONGESTED_QUEUE, Channel, NetCore, Output, Peer, Ping, Streams, short};
 use crate::net::api::NetEvent;
 use crate::net::reliable::{Outgoing, ReliableReceiver, ReliableSender};
-use crate::net::route::{Link, NetMode, Route};
+use crate::net::route::{Link, NetMode, Route, RoutePolicy};
 use crate::proto::{self, GameEvent, Message, NetId};
 use rand::Rng;
 
@@ -18,6 +18,32 @@ const MAX_PINGS: usize = 8;
 /// `--relay-rate`), leaving room for events, acks and pings.
 pub(super) const RELAY_STATES_PER_S: f64 = 150.0;
 
+/// Which way a message to one peer goes now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Path {
+    /// On our peer connection of this generation (direct or through TURN).
+    Conn(u64),
+    /// Through the signaling server: the relay, or, in Hybrid mode, while
+    /// the peer connection is still being set up.
+    Server,
+    /// Nowhere (unreachable, or a route without its connection).
+    Nowhere,
+}
+
+impl Peer {
+    /// The one rule for where a message to this peer goes at `now`.
+    fn path(&self, mode: NetMode, now: f64, policy: &RoutePolicy) -> Path {
+        match self.link.route(mode, now, policy) {
+            Route::Direct | Route::Turn => self
+                .conn
+                .map_or(Path::Nowhere, |c| Path::Conn(c.generation)),
+            Route::Relay => Path::Server,
+            Route::Connecting if mode == NetMode::Hybrid => Path::Server,
+            Route::Connecting | Route::Unreachable => Path::Nowhere,
+        }
+    }
+}
+
 impl NetCore {
     /// The state goes to each peer at that peer's rate. Its `seq` is
     /// renumbered per peer (consecutive on each link), so a receiver can
@@ -27,11 +53,7 @@ impl NetCore {
         let relay_congested = self.backlog.relay > CONGESTED_QUEUE;
         let backlog = &self.backlog.peers;
         // Peers reached through the server share its relay budget.
-        let via_server = |p: &Peer| match p.link.route(mode, now, &policy) {
-            Route::Relay => true,
-            Route::Connecting => mode == NetMode::Hybrid,
-            Route::Direct | Route::Turn | Route::Unreachable => false,
-        };
+        let via_server = |p: &Peer| p.path(mode, now, &policy) == Path::Server;
         let relayed = self
             .peers
             .values()
@@ -122,14 +144,10 @@ impl NetCore {
         let Some(peer) = self.peers.get_mut(sid) else {
             return;
         };
-        let via = match peer.link.route(mode, now, &policy) {
-            Route::Direct | Route::Turn => match peer.conn {
-                Some(c) => Some(c.generation),
-                None => return,
-            },
-            Route::Relay if can_relay => None,
-            Route::Connecting if mode == NetMode::Hybrid && can_relay => None,
-            Route::Relay | Route::Connecting | Route::Unreachable => return,
+        let via = match peer.path(mode, now, &policy) {
+            Path::Conn(generation) => Some(generation),
+            Path::Server if can_relay => None,
+            Path::Server | Path::Nowhere => return,
         };
         let Some(delay) = self.cond.fate(now) else {
             return;

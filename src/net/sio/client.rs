@@ -45,11 +45,17 @@ pub struct ClientConfig {
     /// Largest received WebSocket message, and largest sum of one packet's
     /// attachments, accepted (larger ones are a [`DecodeError::TooLarge`]).
     pub max_frame: usize,
+    /// Whether the client answers engine.io's pings. A browser tab hidden
+    /// by the player runs no frames, so the page's plugin answers them on
+    /// the WebSocket itself (and still passes them on, so the client knows
+    /// the server is alive): then this is `false`.
+    pub answer_pings: bool,
 }
 
 impl Default for ClientConfig {
     /// Namespace `/`, no auth, 10 s to connect, 5 s per ack (the native
-    /// client's), 1 MiB messages (arena-server's transport limit).
+    /// client's), 1 MiB messages (arena-server's transport limit), pings
+    /// answered.
     fn default() -> Self {
         ClientConfig {
             namespace: "/".to_owned(),
@@ -57,6 +63,7 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(10),
             ack_timeout: Duration::from_secs(5),
             max_frame: 1 << 20,
+            answer_pings: true,
         }
     }
 }
@@ -340,8 +347,10 @@ impl Client {
                 Ok(())
             }
             (engineio::Packet::Ping(data), _) => {
-                self.out
-                    .push_back(Output::Send(engineio::Packet::Pong(data).encode()));
+                if self.cfg.answer_pings {
+                    self.out
+                        .push_back(Output::Send(engineio::Packet::Pong(data).encode()));
+                }
                 Ok(())
             }
             (engineio::Packet::Pong(_) | engineio::Packet::Upgrade | engineio::Packet::Noop, _) => {

@@ -673,6 +673,27 @@ fn client_answers_pings_and_notices_a_silent_server() {
 }
 
 #[test]
+fn pings_answered_by_the_page_still_keep_the_session_alive() {
+    let cfg = ClientConfig {
+        answer_pings: false,
+        ..ClientConfig::default()
+    };
+    let mut c = Client::new(cfg, Duration::ZERO).unwrap();
+    c.handle_frame(open_frame(&handshake()), Duration::ZERO)
+        .unwrap();
+    c.handle_frame(text(r#"40{"sid":"S"}"#), Duration::ZERO)
+        .unwrap();
+    drain(&mut c);
+    // The plugin answered this ping on the WebSocket: no second pong, and
+    // the server counts as heard.
+    c.handle_frame(text("2"), secs(25.0)).unwrap();
+    assert!(drain(&mut c).is_empty());
+    assert_eq!(c.poll_timeout(), Some(secs(70.0)));
+    c.handle_timeout(secs(69.0));
+    assert!(c.is_connected());
+}
+
+#[test]
 fn client_times_out_acks() {
     let mut c = connected();
     let a = c.emit_with_ack("hello", vec![], secs(1.0)).unwrap();

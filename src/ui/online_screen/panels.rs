@@ -1,6 +1,6 @@
 //! The panels of the online screen before and around play: joining or
 //! creating (with the server), a create that failed (Retry, Main menu), and
-//! the room code after Create room (Copy code, Play). Each draws and
+//! the room code after Create room (Copy code, Copy link, Play). Each draws and
 //! returns what the person chose; the screen acts on it.
 
 use macroquad::prelude::*;
@@ -24,6 +24,8 @@ pub(super) enum FailedChoice {
 pub(super) enum CodeChoice {
     /// Copy the code to the clipboard.
     Copy,
+    /// Copy the room's browser link (`http://HOST:PORT/play#CODE`).
+    CopyLink,
     /// Close the panel and play.
     Play,
 }
@@ -91,29 +93,22 @@ pub(super) fn failed(text: &Text, message: &str) -> Option<FailedChoice> {
 }
 
 /// After Create room: the grouped `code`, how others join (`hint`), Copy
-/// code and Play (also Enter).
+/// code, Copy link (a browser joins with it) and Play (also Enter).
 pub(super) fn room_code(text: &Text, code: &str, hint: &str) -> Option<CodeChoice> {
     let (cx, cy) = (screen_width() / 2.0, screen_height() / 2.0 - 20.0);
     panel(cx, cy, 640.0, 300.0);
     text.centered("Room created", cx, cy - 100.0, 26.0, theme::TEXT, true);
     text.centered(code, cx, cy - 20.0, 72.0, theme::ACCENT, true);
     text.centered(hint, cx, cy + 22.0, 16.0, theme::TEXT_DIM, false);
-    let copy = button(
-        text,
-        Rect::new(cx - 250.0, cy + 60.0, 240.0, 52.0),
-        "Copy code",
-        false,
-        false,
-    );
-    let play = button(
-        text,
-        Rect::new(cx + 10.0, cy + 60.0, 240.0, 52.0),
-        "Play",
-        true,
-        is_key_pressed(KeyCode::Enter),
-    );
+    let (w, gap) = (186.0, 12.0);
+    let at = |i: f32| Rect::new(cx - 1.5 * w - gap + i * (w + gap), cy + 60.0, w, 52.0);
+    let copy = button(text, at(0.0), "Copy code", false, false);
+    let link = button(text, at(1.0), "Copy link", false, false);
+    let play = button(text, at(2.0), "Play", true, is_key_pressed(KeyCode::Enter));
     if play {
         Some(CodeChoice::Play)
+    } else if link {
+        Some(CodeChoice::CopyLink)
     } else {
         copy.then_some(CodeChoice::Copy)
     }

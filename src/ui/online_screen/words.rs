@@ -120,9 +120,110 @@ pub fn share_hint(
     }
 }
 
+/// The link a friend opens to play in a browser in room `code`:
+/// `http://HOST:PORT/play#CODE` on the signaling server at `server` (the
+/// server serves the browser build at `/play`, same origin as its
+/// Socket.IO endpoint). `ws` becomes `http`, `wss` `https`; a URL without a
+/// scheme is `http`; a path, query or user in `server` is dropped. When the
+/// server's host is this machine only (`127.0.0.1`, `::1`, `localhost`,
+/// `0.0.0.0`) it is replaced by `lan`, this machine's address on its
+/// network, when known (a friend cannot reach our loopback). `None` when
+/// `server` names no host.
+pub fn play_link(server: &str, lan: Option<std::net::IpAddr>, code: &str) -> Option<String> {
+    let server = server.trim();
+    let (scheme, rest) = match server.split_once("://") {
+        Some((s, rest)) => (s.to_ascii_lowercase(), rest),
+        None => ("http".to_owned(), server),
+    };
+    let scheme = match scheme.as_str() {
+        "http" | "ws" => "http",
+        "https" | "wss" => "https",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    // [v6]:port, [v6], host:port or host.
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']')?;
+            (h, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if host.is_empty() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return None;
+    }
+    let local_only = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified());
+    let host = match lan {
+        Some(ip) if local_only => ip.to_string(),
+        _ => host.to_owned(),
+    };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+    Some(format!("{scheme}://{host}{port}/play#{}", grouped(code)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_play_link_is_the_servers_http_address_as_a_friend_reaches_it() {
+        let lan: Option<std::net::IpAddr> = "192.168.1.20".parse().ok();
+        let code = "3a5qgnpb";
+        // The embedded server, hosted on every interface: its LAN address.
+        assert_eq!(
+            play_link("http://127.0.0.1:3536", lan, code).as_deref(),
+            Some("http://192.168.1.20:3536/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("http://localhost:4000/", lan, code).as_deref(),
+            Some("http://192.168.1.20:4000/play#3A5Q-GNPB")
+        );
+        // No network: the loopback address is all there is.
+        assert_eq!(
+            play_link("http://127.0.0.1:3536", None, code).as_deref(),
+            Some("http://127.0.0.1:3536/play#3A5Q-GNPB")
+        );
+        // A configured server: its own host and port, whatever our LAN.
+        assert_eq!(
+            play_link("ws://10.0.0.7:3536", lan, code).as_deref(),
+            Some("http://10.0.0.7:3536/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("wss://arena.example.org/socket.io/?x=1", lan, code).as_deref(),
+            Some("https://arena.example.org/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("HTTPS://user:pw@arena.example.org:8443", lan, code).as_deref(),
+            Some("https://arena.example.org:8443/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("arena.example.org:3536", None, code).as_deref(),
+            Some("http://arena.example.org:3536/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("http://[::1]:3536", "fd00::5".parse().ok(), code).as_deref(),
+            Some("http://[fd00::5]:3536/play#3A5Q-GNPB")
+        );
+        assert_eq!(
+            play_link("http://[2001:db8::1]:3536", lan, code).as_deref(),
+            Some("http://[2001:db8::1]:3536/play#3A5Q-GNPB")
+        );
+        for bad in ["", "http://", "ftp://x", "http://host:port", "http://[::1"] {
+            assert_eq!(play_link(bad, lan, code), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn codes_are_grouped_for_people() {
