@@ -7,7 +7,9 @@
 //
 //   node tests/web/smoke.mjs WEB_DIR ARTIFACT_DIR
 //
-// WEB_DIR is scripts/web.sh's output. Serves it on 127.0.0.1, port 0.
+// WEB_DIR is scripts/web.sh's output. Serves it on 127.0.0.1, port 0;
+// with ARENA_WEB_URL set (e.g. an arena-server's http://127.0.0.1:PORT/play/)
+// it opens that page instead and serves nothing.
 // Waits on conditions (window.__arena, set by web/arena.js), never on sleeps.
 import { createServer } from "node:http";
 import { readFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -128,8 +130,8 @@ const fail = (msg) => {
     console.error("FAIL: " + msg);
 };
 
-const server = await serve(webDir);
-const base = `http://127.0.0.1:${server.address().port}/`;
+const server = process.env.ARENA_WEB_URL ? null : await serve(webDir);
+const base = process.env.ARENA_WEB_URL || `http://127.0.0.1:${server.address().port}/`;
 const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
 await mkdir(artifacts, { recursive: true });
 // A fresh profile: playwright passes it as --user-data-dir.
@@ -276,7 +278,7 @@ try {
     if (!failures.length) fail(String(e));
 } finally {
     await browser.close();
-    server.close();
+    server?.close();
     await rm(profile, { recursive: true, force: true });
 }
 if (failures.length) {
