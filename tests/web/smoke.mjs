@@ -134,24 +134,57 @@ const server = process.env.ARENA_WEB_URL ? null : await serve(webDir);
 const base = process.env.ARENA_WEB_URL || `http://127.0.0.1:${server.address().port}/`;
 const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
 await mkdir(artifacts, { recursive: true });
+const ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+];
 // A fresh profile: playwright passes it as --user-data-dir.
-const browser = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    viewport: { width: 1280, height: 720 },
-    args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--use-angle=swiftshader",
-        "--enable-unsafe-swiftshader",
-    ],
-});
+const launch = (dir, extra = []) =>
+    chromium.launchPersistentContext(dir, {
+        executablePath,
+        headless: true,
+        viewport: { width: 1280, height: 720 },
+        args: [...ARGS, ...extra],
+    });
+
+// Without WebGL (--disable-3d-apis) the page says so in the page: no dialog,
+// no uncaught error, window.__arena failed.
+{
+    const dir = await mkdtemp(path.join(tmpdir(), "arena-chromium-nogl-"));
+    const nogl = await launch(dir, ["--disable-3d-apis"]);
+    try {
+        const page = nogl.pages()[0] ?? (await nogl.newPage());
+        page.on("pageerror", (e) => fail(`no WebGL: page error: ${e.message}`));
+        page.on("dialog", async (d) => {
+            fail(`no WebGL: dialog (${d.type()}): ${d.message()}`);
+            await d.dismiss();
+        });
+        await page.goto(base, { waitUntil: "load" });
+        await page.waitForFunction(() => window.__arena && window.__arena.state === "failed", null, {
+            timeout: TIMEOUT_MS,
+        });
+        const shown = await page.locator("#message").innerText();
+        if (!(await page.locator("#message").isVisible()) || !/WebGL/.test(shown)) {
+            fail(`no WebGL: the page does not say why (${JSON.stringify(shown)})`);
+        }
+        await page.screenshot({ path: path.join(artifacts, "web-no-webgl.png") });
+    } catch (e) {
+        fail(`no WebGL: ${e}`);
+    } finally {
+        await nogl.close();
+        await rm(dir, { recursive: true, force: true });
+    }
+}
+
+const browser = await launch(profile);
 try {
     const page = browser.pages()[0] ?? (await browser.newPage());
     const log = [];
