@@ -85,7 +85,7 @@ log "built in $(($(date +%s) - start)) s"
 
 mkdir -p "$out"
 cp "$CARGO_TARGET_DIR/$target/web/arena-web.wasm" "$out/arena.wasm"
-cp web/index.html web/arena.js "$bundle" "$out/"
+cp web/index.html web/arena.js web/net.js "$bundle" "$out/"
 raw=$(stat -c %s "$out/arena.wasm")
 gz=$(gzip -9 -c "$out/arena.wasm" | wc -c)
 printf 'arena.wasm: %s bytes (%s KiB), gzip -9: %s bytes (%s KiB)\n' \

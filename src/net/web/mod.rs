@@ -22,6 +22,8 @@
 //! the core's to retry ([`Input::Connected`] with the error).
 
 mod handle;
+#[cfg(target_arch = "wasm32")]
+mod js;
 pub mod page;
 
 use std::collections::{HashMap, VecDeque};
@@ -41,6 +43,8 @@ use super::sio::{self, AckError, AckId, Client, ClientConfig, Payload};
 use super::wire;
 use crate::proto::NetId;
 pub use handle::WebHandle;
+#[cfg(target_arch = "wasm32")]
+pub use js::{JsPage, NetHandle};
 pub use page::{Page, PageError, PageEvent, PeerReport};
 
 /// How long a request waits for its ack (the native client's).

@@ -7,6 +7,9 @@
 //! wasm-bindgen: its imports are not in `env`, and the loader would refuse
 //! to start the module.
 //!
+//! The network imports (`web/net.js`, the `arena_net` plugin: a WebSocket
+//! and RTCPeerConnections for the game's browser shell) are in [`net`].
+//!
 //! It owns only the calls across the boundary; what they mean for the game
 //! (the `Instant` type, seeding the random generator) lives in the game
 //! crate (`arena::time`, `arena::random`). On other targets the crate is
@@ -17,6 +20,8 @@
 //! `SAFETY:` comment why every call is sound.
 
 #![cfg(target_arch = "wasm32")]
+
+pub mod net;
 
 mod imports {
     // Provided by web/arena.js (`importObject.env`). wasm32 function
