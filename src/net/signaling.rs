@@ -369,22 +369,15 @@ mod tests {
     }
 
     #[test]
-    fn malformed_events_are_reported_not_panics() {
-        for (ev, v) in [
-            ("room_users", json!({"users": "nope"})),
-            ("user_joined", json!(12)),
-            ("signal", json!({"signal": {}})),
-            ("relay", json!({"userId": "x", "data": "%%%"})),
-            ("broadcast", Value::Null),
-            ("mystery", json!({})),
-        ] {
-            assert!(
-                matches!(parse_event(ev, text(v)), Inbound::Malformed(_)),
-                "{ev}"
-            );
-        }
+    fn payloads_that_are_not_one_json_argument_are_malformed() {
+        // What each event means is net::wire's (tested there); here, only
+        // the step from rust_socketio's payload to its first argument.
         assert!(matches!(
             parse_event("user_left", Payload::Binary(vec![1].into())),
+            Inbound::Malformed(_)
+        ));
+        assert!(matches!(
+            parse_event("room_users", Payload::Text(vec![])),
             Inbound::Malformed(_)
         ));
     }
