@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Builds the release archives of one platform into dist/: `arena` (the game,
 # with the embedded signaling server) and `arena-server` (the standalone
-# server), with the README, in p2p-arena-VERSION-TARGET.tar.gz (.zip on
-# Windows), plus its SHA-256 in a .sha256 file beside it.
+# server), with the README and the browser build in `web/` (both servers
+# serve it at /play from `web` next to their executable), in
+# p2p-arena-VERSION-TARGET.tar.gz (.zip on Windows), plus its SHA-256 in a
+# .sha256 file beside it.
+#
+# The browser build is taken from target/web (scripts/web.sh writes it; the
+# release workflow builds it once and hands it to every platform). Without
+# it the archive has no web/ and says so, unless ARENA_REQUIRE_WEB=1, which
+# makes it an error (the release workflow sets it).
 #
 #   scripts/package.sh                 # this machine's target
 #   scripts/package.sh aarch64-apple-darwin
@@ -29,6 +36,14 @@ for bin in arena arena-server; do
     cp "target/$target/release/$bin$exe" "$stage/"
 done
 cp README.md "$stage/"
+if [ -f target/web/index.html ] && [ -f target/web/arena.wasm ]; then
+    cp -R target/web "$stage/web"
+elif [ "${ARENA_REQUIRE_WEB:-0}" = 1 ]; then
+    echo "no browser build in target/web (run scripts/web.sh first)" >&2
+    exit 1
+else
+    echo "note: no browser build in target/web: the archive has no web/ (/play answers how to build it)" >&2
+fi
 
 cd dist
 case "$target" in
