@@ -7,7 +7,10 @@
 //! client's timers, and a deadline on every wait (nothing here can hang or
 //! panic). It
 //! owns no state beyond one call: each check allocates, does its one thing and
-//! releases the allocation (a Refresh with lifetime 0), best effort.
+//! releases the allocation (a Refresh with lifetime 0), best effort. A 437
+//! (Allocation Mismatch: the server already holds an allocation on this
+//! 5-tuple, e.g. one a NAT mapping reused) is tried again from a fresh
+//! socket, as RFC 8656 §7.3 advises (CI saw one behind the NAT lab's cone).
 //!
 //! - [`relay_check`] over UDP ([`allocate_round_trip`]): allocate a UDP
 //!   relay, permit our own mapped (server-reflexive) address, send one
@@ -155,10 +158,29 @@ pub async fn relay_check(
     timeout: Duration,
 ) -> Result<TurnProbe, TurnProbeError> {
     let deadline = Instant::now() + timeout;
-    let mut s = Session::open(transport, server, username, password, deadline).await?;
-    let result = s.round_trip(deadline).await;
-    s.release(deadline).await;
-    result
+    let mut attempt = 0;
+    loop {
+        let mut s = Session::open(transport, server, username, password, deadline).await?;
+        let result = s.round_trip(deadline).await;
+        s.release(deadline).await;
+        attempt += 1;
+        if !try_another_address(&result, attempt) {
+            return result;
+        }
+    }
+}
+
+/// Attempts at most, each from a fresh local address, when the server
+/// answers 437 (see [`try_another_address`]).
+const MISMATCH_ATTEMPTS: u32 = 3;
+
+/// Whether to try again from a fresh socket after `attempt` attempts that
+/// ended in `result`: a 437 (Allocation Mismatch) means the server already
+/// holds an allocation on this 5-tuple (RFC 8656 §7.3: e.g. a NAT gave us
+/// the public port of an allocation not yet expired), and the RFC's remedy
+/// is another client transport address.
+fn try_another_address<T>(result: &Result<T, TurnProbeError>, attempt: u32) -> bool {
+    matches!(result, Err(TurnProbeError::Refused { code: 437, .. })) && attempt < MISMATCH_ATTEMPTS
 }
 
 /// [`relay_check`] over UDP, the transport the game uses.
@@ -183,13 +205,19 @@ pub async fn permission(
     timeout: Duration,
 ) -> Result<(), TurnProbeError> {
     let deadline = Instant::now() + timeout;
-    let mut s = Session::open(TurnTransport::Udp, server, username, password, deadline).await?;
-    let result = match s.allocate(deadline).await {
-        Ok(relayed) => s.permit(relayed, peer, deadline).await,
-        Err(e) => Err(e),
-    };
-    s.release(deadline).await;
-    result
+    let mut attempt = 0;
+    loop {
+        let mut s = Session::open(TurnTransport::Udp, server, username, password, deadline).await?;
+        let result = match s.allocate(deadline).await {
+            Ok(relayed) => s.permit(relayed, peer, deadline).await,
+            Err(e) => Err(e),
+        };
+        s.release(deadline).await;
+        attempt += 1;
+        if !try_another_address(&result, attempt) {
+            return result;
+        }
+    }
 }
 
 /// One line of `arena turn-probe`'s output: a check and its result, as one
@@ -950,6 +978,27 @@ impl Session {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn an_allocation_mismatch_is_tried_again_from_another_address_a_few_times() {
+        let mismatch: Result<(), _> = Err(TurnProbeError::Refused {
+            code: 437,
+            reason: "Mismatched allocation: wrong transaction ID".into(),
+        });
+        assert!(try_another_address(&mismatch, 1));
+        assert!(try_another_address(&mismatch, MISMATCH_ATTEMPTS - 1));
+        assert!(!try_another_address(&mismatch, MISMATCH_ATTEMPTS));
+        let forbidden: Result<(), _> = Err(TurnProbeError::Refused {
+            code: 403,
+            reason: "Forbidden IP".into(),
+        });
+        assert!(!try_another_address(&forbidden, 1));
+        assert!(!try_another_address(&Ok::<(), TurnProbeError>(()), 1));
+        assert!(!try_another_address::<()>(
+            &Err(TurnProbeError::Unreachable),
+            1
+        ));
+    }
 
     fn code(code: u16, reason: &str) -> ErrorCode {
         ErrorCode {
