@@ -81,6 +81,9 @@ const ARGS = [
     "--disable-sync",
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
+    // More flags for experiments (space-separated), e.g.
+    // --disable-features=WebRtcHideLocalIpsWithMdns.
+    ...(process.env.ARENA_CHROMIUM_ARGS || "").split(" ").filter(Boolean),
 ];
 
 await mkdir(artifacts, { recursive: true });
