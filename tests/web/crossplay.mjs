@@ -13,7 +13,11 @@
 //    page is the newcomer and offers to both bots.
 // 2. "browser second": bot A creates, the page joins, then bot B joins and
 //    offers to the page (the page answers).
-// In both: the page reports the room and states from both bots
+// 3. "link-prompt": /play/#code (no name, lower case) shows the join screen
+//    with the code filled in and the name field focused; the test types a
+//    name as a person would (Backspace over the default, then "Ann", Enter)
+//    and the page joins bot A's room under that name.
+// In 1 and 2: the page reports the room and states from both bots
 // (window.__arena.net), both bots' reports show states from the page, every
 // link is direct, no console error, no dialog. Screenshots in ARTIFACT_DIR.
 // Ports are the OS's (port 0); every wait polls a condition with a deadline.
@@ -107,6 +111,7 @@ try {
     for (const scenario of ["browser-last", "browser-second"]) {
         results[scenario] = await play(scenario, url);
     }
+    results["link-prompt"] = await prompt(url);
 } catch (e) {
     fail(e.stack || String(e));
 } finally {
@@ -235,6 +240,66 @@ async function play(scenario, url) {
             },
             bots: reports,
         };
+    } finally {
+        await browser.close();
+        await rm(profile, { recursive: true, force: true });
+    }
+}
+
+async function prompt(url) {
+    const scenario = "link-prompt";
+    const dir = path.join(work, scenario);
+    await mkdir(dir, { recursive: true });
+    const a = run(
+        `${scenario}-BotA`,
+        ARENA,
+        ["bot", "--server", url, "--name", "BotA", "--bind", "127.0.0.1", "--duration", "20", "--create",
+            "--report", path.join(dir, "BotA.json")],
+        artifacts,
+    );
+    const code = (await until("bot A's room", () => line(a, "ROOM "))).slice(5).trim();
+    const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
+    const browser = await chromium.launchPersistentContext(profile, {
+        executablePath,
+        headless: true,
+        viewport: { width: 1280, height: 720 },
+        args: ARGS,
+    });
+    try {
+        const page = browser.pages()[0] ?? (await browser.newPage());
+        page.on("console", (m) => {
+            if (m.type() === "error") fail(`${scenario}: console error: ${m.text()}`);
+        });
+        page.on("pageerror", (e) => fail(`${scenario}: page error: ${e.message}`));
+        page.on("dialog", async (d) => {
+            fail(`${scenario}: dialog (${d.type()}): ${d.message()}`);
+            await d.dismiss();
+        });
+        await page.goto(`${url}/play/#${code.toLowerCase()}`, { waitUntil: "load" });
+        await until("the join screen", () => page.evaluate(() => window.__arena.frames > 5));
+        await page.locator("canvas").focus();
+        const framesAhead = async (n) => {
+            const f0 = await page.evaluate(() => window.__arena.frames);
+            await until("frames", () => page.evaluate((f) => window.__arena.frames >= f, f0 + n));
+        };
+        await writeFile(path.join(artifacts, `crossplay-${scenario}-form.png`), await page.locator("canvas").screenshot());
+        if (await page.evaluate(() => window.__arena.net)) fail(`${scenario}: joined before a name was given`);
+        for (let i = 0; i < "Player".length; i++) {
+            await page.keyboard.press("Backspace");
+            await framesAhead(2);
+        }
+        for (const ch of "Ann") {
+            await page.keyboard.type(ch);
+            await framesAhead(2);
+        }
+        await page.keyboard.press("Enter");
+        const room = await until("the page to be in the room", () =>
+            page.evaluate(() => window.__arena.net && window.__arena.net.room),
+        );
+        if (room !== code) fail(`${scenario}: page in ${room}, not ${code}`);
+        await until("bot A to see Ann", () => line(a, "JOINED ") && line(a, "JOINED ").endsWith(" Ann"));
+        await until("bot A to finish", () => a.exited !== null, 60_000);
+        return { room, botSaw: line(a, "JOINED ") };
     } finally {
         await browser.close();
         await rm(profile, { recursive: true, force: true });
