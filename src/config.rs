@@ -35,6 +35,9 @@ pub enum StartScreen {
     Create,
     /// Join the room with this code (normalised, ungrouped).
     Join(String),
+    /// The join screen with this code filled in (a browser link without a
+    /// name: the player types one).
+    JoinForm(String),
 }
 
 /// Validated configuration of the `play` command.

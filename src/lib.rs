@@ -27,9 +27,10 @@
 //! | [`web`] | the browser build's entry: its configuration (menu and practice, settings in memory) | sockets, files |
 //!
 //! In the browser (`wasm32-unknown-unknown`, DESIGN.md "The browser build")
-//! `bot`, `session`, the net thread and the settings file are compiled out;
-//! the net core (`net::core`, `net::sio`, `net::route`, `net::reliable`,
-//! `net::api`) is not, for the web shell that will drive it.
+//! `bot`, the net thread and the settings file are compiled out; `session`
+//! and the online screen drive the web shell (`net::web`) around the same
+//! net core (`net::core`, `net::sio`, `net::route`, `net::reliable`,
+//! `net::api`) instead.
 //!
 //! `sim`, `sync` and `proto` are pure: time is an argument, they are
 //! deterministic and unit-tested without a window or a socket.
@@ -46,7 +47,6 @@ pub mod net;
 pub mod online_match;
 pub mod proto;
 pub mod random;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod session;
 pub mod settings;
 pub mod sim;

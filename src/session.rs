@@ -13,7 +13,8 @@
 use std::fmt;
 use std::io::Write;
 use std::net::IpAddr;
-use std::time::Instant;
+
+use crate::time::Instant;
 
 use crate::net::{
     CandidateKind, LeaveReason, NetCommand, NetConfig, NetError, NetEvent, NetHandle, NetMode,
@@ -128,12 +129,14 @@ impl Session {
     }
 
     /// What the process holds and the net thread's live tasks (leak checks).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn usage(&self) -> crate::net::Usage {
         self.net.usage()
     }
 
     /// Where ping round trips went, per hop, when the config asked to
     /// record it ([`NetConfig::record_hops`]).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn hops(&self) -> Option<crate::net::hops::HopReport> {
         self.net.hops()
     }

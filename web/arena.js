@@ -2,8 +2,8 @@
 // macroquad's own (see web/ffi/src/lib.rs for the Rust side of each), and
 // `window.__arena`, the page's view of the game for its status line and tests.
 //
-// Load it after mq_js_bundle.js and before `load("arena.wasm")`. The net
-// step will add the WebSocket and RTCPeerConnection side here.
+// Load it after mq_js_bundle.js and before `load("arena.wasm")`. The
+// WebSocket and RTCPeerConnection side is web/net.js.
 "use strict";
 
 (function () {
@@ -12,6 +12,9 @@
         state: "loading",
         frames: 0,
         error: null,
+        // Set by the online screen (src/web.rs NetReport): room code,
+        // peers with route and states received, game events received.
+        net: null,
     };
     window.__arena = status;
 
@@ -45,6 +48,23 @@
             if (status.state === "loading") {
                 status.state = "running";
                 status.firstFrameMs = performance.now();
+            }
+        };
+        // location.href, written only when it fits in `cap` bytes.
+        env.arena_location = function (ptr, cap) {
+            const bytes = new TextEncoder().encode(location.href);
+            if (bytes.length <= cap) {
+                new Uint8Array(wasm_memory.buffer, ptr, bytes.length).set(bytes);
+            }
+            return bytes.length;
+        };
+        // The online screen's report (JSON): room, peers, events received.
+        env.arena_net_report = function (ptr, len) {
+            const bytes = new Uint8Array(wasm_memory.buffer, ptr, len);
+            try {
+                status.net = JSON.parse(new TextDecoder().decode(bytes.slice()));
+            } catch (e) {
+                console.warn("arena: unreadable net report", e);
             }
         };
         env.arena_fail = function (ptr, len) {

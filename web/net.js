@@ -36,6 +36,10 @@
     const LINGER_MS = 250;
     /// generation -> { pc, channels: {state, events}, chain, opened, early, avg }
     const pcs = new Map();
+    /// For the page's tests: peer connections made as the offerer and as
+    /// the answerer, and those whose two channels opened, by role.
+    const counts = { offered: 0, answered: 0, openedOfferer: 0, openedAnswerer: 0 };
+    window.__arenaPeers = counts;
 
     function push(kind, generation, payload) {
         if (kind === 7 && events.length >= MAX_EVENTS) {
@@ -179,6 +183,8 @@
         const open = (l) => c.channels[l] && c.channels[l].readyState === "open";
         if (!open("state") || !open("events")) return;
         c.opened = true;
+        if (c.offerer) counts.openedOfferer += 1;
+        else counts.openedAnswerer += 1;
         selectedPair(c.pc)
             .catch(() => ({ local: "host", remote: "host" }))
             .then((pair) => {
@@ -218,8 +224,10 @@
             fail(generation, "closed: cannot create a peer connection: " + e.message);
             return;
         }
-        const c = { pc, channels: {}, chain: Promise.resolve(), opened: false, early: [], avg: 64 };
+        const c = { pc, channels: {}, chain: Promise.resolve(), opened: false, early: [], avg: 64, offerer: !!offerer };
         pcs.set(generation, c);
+        if (offerer) counts.offered += 1;
+        else counts.answered += 1;
         pc.onicecandidate = (e) => {
             if (pcs.get(generation) !== c) return;
             const cand = e.candidate

@@ -50,7 +50,6 @@ pub mod signaling;
 pub mod sio;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod turn_probe;
-#[cfg(not(target_arch = "wasm32"))]
 mod usage;
 pub mod web;
 pub mod wire;
@@ -73,8 +72,9 @@ pub use api::{
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::{EmbeddedServer, NetError, lan_address, serve_blocking};
 pub use route::{CandidateKind, CandidatePair, NetMode, Route, RoutePolicy};
-#[cfg(not(target_arch = "wasm32"))]
 pub use usage::Usage;
+#[cfg(target_arch = "wasm32")]
+pub use web::{NetError, NetHandle};
 
 #[cfg(not(target_arch = "wasm32"))]
 use driver::Driver;

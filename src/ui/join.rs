@@ -1,7 +1,9 @@
 //! The join screen: a room-code field (any case, spaces or dashes), the
 //! host's address when it is not this machine or the configured server (read
 //! as the settings read a server: [`server_url_from_input`]), and the
-//! explanation of the last failure with a retry.
+//! explanation of the last failure with a retry. In the browser, where the
+//! server is the page's own, the second row asks for the player's name
+//! instead ([`JoinScreen::asking_name`]: a friend who opened a link).
 //!
 //! It only reads and checks what the person typed; joining itself is the
 //! online screen's work.
@@ -26,6 +28,8 @@ pub enum JoinAction {
         code: String,
         /// The server URL typed, if any.
         server: Option<String>,
+        /// The player's name, when the screen asked for it.
+        name: Option<String>,
     },
 }
 
@@ -33,6 +37,8 @@ pub enum JoinAction {
 pub struct JoinScreen {
     code: TextField,
     server: TextField,
+    /// The name field, in the server's row, when asking for a name.
+    name: Option<TextField>,
     focus: usize,
     error: Option<String>,
     default_server: String,
@@ -83,10 +89,24 @@ impl JoinScreen {
         JoinScreen {
             code: TextField::new(code, 16).with_placeholder("ABCD-EFGH"),
             server: TextField::new(server.unwrap_or(""), 120).with_placeholder("empty: see below"),
+            name: None,
             focus: 0,
             error,
             default_server: default_server.to_owned(),
         }
+    }
+
+    /// The same screen asking for the player's name (prefilled with `name`)
+    /// in place of a server address: the browser joins on its page's server.
+    /// The focus starts on the name when the code is filled in.
+    pub fn asking_name(mut self, name: &str) -> JoinScreen {
+        let field =
+            TextField::new(name, crate::proto::MAX_NAME_CHARS).with_placeholder("Your name");
+        if !self.code.value.is_empty() {
+            self.focus = 1;
+        }
+        self.name = Some(field);
+        self
     }
 
     /// Checks what was typed: the join request, or why it cannot be.
@@ -99,9 +119,18 @@ impl JoinScreen {
                 "That is not a server address: {url:?}. An address looks like 192.168.1.5:3536 or https://arena.example.org."
             ));
         }
+        if let Some(field) = &self.name {
+            let name = checked_name(&field.value)?;
+            return Ok(JoinAction::Join {
+                code: code.as_str().to_owned(),
+                server: None,
+                name: Some(name),
+            });
+        }
         Ok(JoinAction::Join {
             code: code.as_str().to_owned(),
             server,
+            name: None,
         })
     }
 
@@ -131,19 +160,27 @@ impl JoinScreen {
             FieldEvent::Submitted => submit = true,
             FieldEvent::Changed | FieldEvent::None => {}
         }
-        match self
-            .server
-            .frame(text, l.server, "Host address", self.focus == 1)
-        {
+        let (second, label) = match &mut self.name {
+            Some(name) => (name, "Your name"),
+            None => (&mut self.server, "Host address"),
+        };
+        match second.frame(text, l.server, label, self.focus == 1) {
             FieldEvent::Clicked => self.focus = 1,
             FieldEvent::Submitted => submit = true,
             FieldEvent::Changed | FieldEvent::None => {}
         }
-        text.draw(
-            &format!(
+        let hint = match self.name {
+            Some(_) => format!(
+                "The room is on {}, the server this page came from",
+                self.default_server
+            ),
+            None => format!(
                 "Empty: {} · another machine: the address shown on the host's screen",
                 self.default_server
             ),
+        };
+        text.draw(
+            &hint,
             l.server.x,
             l.server.bottom() + 16.0,
             14.0,
@@ -214,6 +251,17 @@ impl JoinScreen {
     }
 }
 
+/// `name` trimmed, when it is one peers accept: 1 to
+/// [`crate::proto::MAX_NAME_CHARS`] characters, no control characters.
+fn checked_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let max = crate::proto::MAX_NAME_CHARS;
+    if name.is_empty() || name.chars().count() > max || name.chars().any(char::is_control) {
+        return Err(format!("Type a name of 1 to {max} characters."));
+    }
+    Ok(name.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +270,7 @@ mod tests {
         JoinScreen {
             code: TextField::new(code, 16),
             server: TextField::new(server, 120),
+            name: None,
             focus: 0,
             error: None,
             default_server: "http://127.0.0.1:3536".into(),
@@ -235,7 +284,8 @@ mod tests {
                 screen(typed, "").request(),
                 Ok(JoinAction::Join {
                     code: "ABCDEFGH".into(),
-                    server: None
+                    server: None,
+                    name: None,
                 })
             );
         }
@@ -243,7 +293,8 @@ mod tests {
             screen("ABCD-EFGH", "192.168.1.5:3536").request(),
             Ok(JoinAction::Join {
                 code: "ABCDEFGH".into(),
-                server: Some("http://192.168.1.5:3536".into())
+                server: Some("http://192.168.1.5:3536".into()),
+                name: None,
             })
         );
     }
@@ -273,6 +324,22 @@ mod tests {
         assert!(e.contains("8 characters"), "{e}");
         let e = screen("ABCD-EFGO", "").request().err().unwrap_or_default();
         assert!(e.contains("not a room-code character"), "{e}");
+    }
+
+    #[test]
+    fn a_link_asks_for_a_name() {
+        let s = screen("abcd-efgh", "").asking_name("Ann ");
+        assert_eq!(s.focus, 1);
+        assert_eq!(
+            s.request(),
+            Ok(JoinAction::Join {
+                code: "ABCDEFGH".into(),
+                server: None,
+                name: Some("Ann".into()),
+            })
+        );
+        let e = screen("ABCD-EFGH", "").asking_name(" ").request();
+        assert!(e.err().unwrap_or_default().contains("name"));
     }
 
     #[test]

@@ -14,14 +14,6 @@ pub mod join;
 pub mod menu;
 pub mod msaa;
 pub mod netgraph;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod online_screen;
-/// In the browser, only the online screen's wording helpers (pure text:
-/// codes, wrapping, error explanations), which the join screen uses; the
-/// screen itself drives the net thread and comes with the web shell.
-#[cfg(target_arch = "wasm32")]
-#[path = "online_screen/words.rs"]
-#[allow(dead_code)] // the screen's own helpers (next_mode) wait for the web shell
 pub mod online_screen;
 pub mod play;
 pub mod practice;
@@ -38,15 +30,11 @@ use macroquad::prelude::*;
 
 use crate::ai::Ai;
 use crate::config::{PlayConfig, StartScreen};
-#[cfg(not(target_arch = "wasm32"))]
 use crate::session::Intent;
 use crate::settings::Settings;
 use crate::sim::{Rules, World};
-#[cfg(target_arch = "wasm32")]
-use crate::web::Intent;
 use join::{JoinAction, JoinScreen};
 use menu::{Menu, MenuAction};
-#[cfg(not(target_arch = "wasm32"))]
 use online_screen::{Online, OnlineAction, OnlineStart};
 use play::FixedStep;
 use practice::{Practice, PracticeAction};
@@ -96,7 +84,6 @@ enum Screen {
     Practice(Box<Practice>),
     Settings(Box<SettingsScreen>),
     Join(Box<JoinScreen>),
-    #[cfg(not(target_arch = "wasm32"))]
     Online(Box<Online>),
 }
 
@@ -127,20 +114,22 @@ impl App {
 
     /// Where a join goes when no address is typed.
     fn default_join_server(&self) -> String {
-        #[cfg(not(target_arch = "wasm32"))]
-        return crate::session::join_server(&self.settings);
-        #[cfg(target_arch = "wasm32")]
-        return self.settings.server_url.clone().unwrap_or_default();
+        crate::session::join_server(&self.settings)
     }
 
-    /// In the browser, the online entries say when they will work (the net
-    /// core's web shell is a later step) and stay on the menu.
-    #[cfg(target_arch = "wasm32")]
-    fn online(&self, _intent: Intent, _server: Option<String>, _bots: usize) -> Screen {
-        self.menu(Some(crate::web::ONLINE_LATER.to_owned()))
+    /// The join screen with `code`, `server` and `error` filled in; in the
+    /// browser it asks for the player's name instead of a server (the
+    /// page's origin is the server).
+    fn join_screen(&self, code: &str, server: Option<&str>, error: Option<String>) -> Screen {
+        let join = JoinScreen::new(code, server, error, &self.default_join_server());
+        let join = if cfg!(target_arch = "wasm32") {
+            join.asking_name(&self.settings.name)
+        } else {
+            join
+        };
+        Screen::Join(Box::new(join))
     }
 
-    #[cfg(not(target_arch = "wasm32"))]
     fn online(&self, intent: Intent, server: Option<String>, bots: usize) -> Screen {
         let start = OnlineStart {
             intent: intent.clone(),
@@ -154,12 +143,11 @@ impl App {
         match Online::start(start) {
             Ok(online) => Screen::Online(Box::new(online)),
             Err(e) => match intent {
-                Intent::Join(code) => Screen::Join(Box::new(JoinScreen::new(
+                Intent::Join(code) => self.join_screen(
                     &online_screen::grouped(&code),
                     server.as_deref(),
                     Some(e.to_string()),
-                    &self.default_join_server(),
-                ))),
+                ),
                 Intent::Create => self.menu(Some(e.to_string())),
             },
         }
@@ -227,6 +215,7 @@ async fn app(config: PlayConfig) {
         }
         StartScreen::Create => app.online(Intent::Create, None, app.config.bots),
         StartScreen::Join(code) => app.online(Intent::Join(code), None, 0),
+        StartScreen::JoinForm(code) => app.join_screen(&online_screen::grouped(&code), None, None),
     };
     // A match between AIs runs behind the main menu.
     let mut backdrop = Backdrop::new(&app.config);
@@ -244,12 +233,7 @@ async fn app(config: PlayConfig) {
                         Some(Screen::Practice(Box::new(Practice::new(&app.config, bots))))
                     }
                     MenuAction::Create => Some(app.online(Intent::Create, None, 0)),
-                    MenuAction::Join => Some(Screen::Join(Box::new(JoinScreen::new(
-                        "",
-                        None,
-                        None,
-                        &app.default_join_server(),
-                    )))),
+                    MenuAction::Join => Some(app.join_screen("", None, None)),
                     MenuAction::Settings => Some(Screen::Settings(Box::new(SettingsScreen::new(
                         app.settings.clone(),
                         app.config.settings_warning.clone(),
@@ -280,11 +264,13 @@ async fn app(config: PlayConfig) {
             Screen::Join(join) => match join.frame(&text) {
                 JoinAction::None => None,
                 JoinAction::Back => Some(app.menu(None)),
-                JoinAction::Join { code, server } => {
+                JoinAction::Join { code, server, name } => {
+                    if let Some(name) = name {
+                        app.settings.name = name;
+                    }
                     Some(app.online(Intent::Join(code), server, 0))
                 }
             },
-            #[cfg(not(target_arch = "wasm32"))]
             Screen::Online(online) => match online.frame(&text, &sounds) {
                 OnlineAction::Continue => None,
                 OnlineAction::MainMenu => Some(app.menu(None)),
@@ -294,12 +280,11 @@ async fn app(config: PlayConfig) {
                     message,
                 } => {
                     let typed = (server != app.default_join_server()).then_some(server);
-                    Some(Screen::Join(Box::new(JoinScreen::new(
+                    Some(app.join_screen(
                         &online_screen::grouped(&code),
                         typed.as_deref(),
                         Some(message),
-                        &app.default_join_server(),
-                    ))))
+                    ))
                 }
                 OnlineAction::Quit => break,
             },
@@ -311,13 +296,8 @@ async fn app(config: PlayConfig) {
         }
         if let Some(next) = next {
             // An online screen leaves its room without freezing the window.
-            #[cfg(not(target_arch = "wasm32"))]
             if let Screen::Online(online) = std::mem::replace(&mut screen, next) {
                 app.leaving.extend(online.leave());
-            }
-            #[cfg(target_arch = "wasm32")]
-            {
-                screen = next;
             }
         }
         if app.config.frame_times.is_some() {

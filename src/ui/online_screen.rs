@@ -23,12 +23,18 @@ use super::play::{Play, frame_dt};
 use super::theme::{self, Text};
 use super::toast::{ToastKind, Toasts};
 use super::widgets::button_column;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::bot::Bots;
-use crate::net::{EmbeddedServer, LeaveReason, NetCommand, NetEvent, NetMode};
+#[cfg(not(target_arch = "wasm32"))]
+use crate::net::{EmbeddedServer, lan_address};
+use crate::net::{LeaveReason, NetCommand, NetEvent, NetMode};
 use crate::online_match::Notice;
 use crate::session::{self, Intent, Line, Peer, Session};
 use crate::settings::Settings;
 use crate::sim::{MAX_PLAYERS, Map, PLAYER_RADIUS};
+use crate::web::NetReport;
+#[cfg(target_arch = "wasm32")]
+use crate::web::{Bots, EmbeddedServer, lan_address};
 
 mod graph;
 mod panels;
@@ -121,13 +127,15 @@ pub struct Online {
     toasts: Toasts,
     graph: GraphPanel,
     code_panel: bool,
+    /// What the page's tests read (`window.__arena.net`; nothing on desktop).
+    report: NetReport,
 }
 
 /// Why an online session could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The embedded server could not listen.
-    #[error("cannot host a server on this machine: {0}")]
+    /// The embedded server could not listen (or, in the browser, there is none).
+    #[error("cannot host a server here: {0}")]
     Host(String),
     /// The net thread could not start.
     #[error("cannot start networking: {0}")]
@@ -162,6 +170,7 @@ impl Online {
         let sync = session::sync_config(settings);
         let session = Session::start(net, start.map.clone(), sync)
             .map_err(|e| StartError::Net(e.to_string()))?;
+        let report = NetReport::new(session.id());
         let online = Online {
             bots: Bots::default(),
             session,
@@ -175,6 +184,7 @@ impl Online {
             toasts: Toasts::new(),
             graph: GraphPanel::new(settings.net_graph),
             code_panel: false,
+            report,
             start,
         };
         online.session.enter(&online.start.intent);
@@ -190,8 +200,14 @@ impl Online {
     /// Leaves the room on a thread of its own, so the window does not freeze
     /// while bots and the net thread say goodbye; the handle tells when it
     /// is done (wait for it before the process exits).
+    /// In the browser there is no thread: the room is left at once (the
+    /// page closes its connections a moment later).
     pub fn leave(self) -> Option<std::thread::JoinHandle<()>> {
         let link = (self.bots, self.session, self.host);
+        if cfg!(target_arch = "wasm32") {
+            drop(link);
+            return None;
+        }
         std::thread::Builder::new()
             .name("arena-leave".into())
             .spawn(move || drop(link))
@@ -203,6 +219,7 @@ impl Online {
         let dt = frame_dt();
         let now = self.session.now();
         while let Some((event, notice)) = self.session.next_event(now) {
+            self.report.observe(&event);
             let action = match notice {
                 Some(notice) => {
                     self.on_notice(notice);
@@ -235,6 +252,7 @@ impl Online {
         self.play.effects.update(dt);
         self.toasts.update(dt);
         self.graph.sample(&self.session.game, now);
+        self.report.publish();
         // First, while nothing else is drawn (see `GraphLayer::update`).
         self.graph.update(text, now);
         self.draw(text);
@@ -492,7 +510,7 @@ impl Online {
         // server hosted here listens on loopback only.
         let lan = match &self.host {
             Some(h) if h.addr().ip().is_loopback() => None,
-            _ => crate::net::lan_address(),
+            _ => lan_address(),
         };
         match words::play_link(&self.server_url, lan, label) {
             Some(link) => {
@@ -573,6 +591,7 @@ impl Online {
 
 /// Starts the embedded server on `addr`; when that port is taken (another
 /// game hosts already), on a free port of the same interface.
+#[cfg(not(target_arch = "wasm32"))]
 fn host_here(addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
     // The browser build at /play, found as `arena-server` finds it.
     let config = arena_server::Config {
@@ -587,12 +606,18 @@ fn host_here(addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
     })
 }
 
+/// A browser tab cannot listen: Create room needs the page's server.
+#[cfg(target_arch = "wasm32")]
+fn host_here(_addr: SocketAddr) -> Result<EmbeddedServer, StartError> {
+    Err(StartError::Host(crate::web::NO_HOSTING.to_owned()))
+}
+
 /// `ip:port` others on the local network can join at, when hosting on every interface.
 fn lan_hint_for(addr: SocketAddr) -> Option<String> {
     if !addr.ip().is_unspecified() {
         return (!addr.ip().is_loopback()).then(|| addr.to_string());
     }
-    crate::net::lan_address().map(|ip| SocketAddr::new(ip, addr.port()).to_string())
+    lan_address().map(|ip| SocketAddr::new(ip, addr.port()).to_string())
 }
 
 fn copy_to_clipboard(s: &str) {

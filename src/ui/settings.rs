@@ -232,7 +232,7 @@ enum ConnTest {
     #[cfg(not(target_arch = "wasm32"))]
     Done(Box<Report>),
     /// In the browser: the test needs UDP and the desktop's signaling
-    /// client; it comes with the web shell, if at all.
+    /// client; rooms work without it.
     #[cfg(target_arch = "wasm32")]
     Unavailable,
     /// Nothing to test (the Server field is empty: hosting here).
@@ -406,7 +406,7 @@ impl SettingsScreen {
                 head(text, y, "Connection test");
                 y += 2.0 * line_h;
                 for part in wrap(
-                    "The connection test needs the desktop game: online play in the browser comes with the web shell.",
+                    "The connection test needs the desktop game (UDP probes and its own signaling client); rooms work in the browser without it.",
                     w,
                     3,
                     |s| text.measure(s, size, false).width,

@@ -3,7 +3,7 @@
 
 use arena_web_ffi::net as ffi;
 
-use super::{Page, WebHandle};
+use super::{NetError, Page, WebHandle};
 use crate::net::NetConfig;
 use crate::net::core::Channel;
 use crate::net::sio::Frame;
@@ -15,11 +15,17 @@ pub type NetHandle = WebHandle<JsPage>;
 impl WebHandle<JsPage> {
     /// Starts the shell for `config` (its epoch must be the page's clock,
     /// [`crate::time::Instant::now`]); it connects to `config.server_url`
-    /// at the first drain of its events.
-    pub fn spawn(config: NetConfig) -> NetHandle {
+    /// at the first drain of its events. It cannot fail (the `Result` is
+    /// the desktop handle's signature).
+    pub fn spawn(config: NetConfig) -> Result<NetHandle, NetError> {
         // Our identity on the network: random, odd (never 0).
         let id = crate::random::u64() | 1;
-        WebHandle::new(config, id, JsPage, crate::time::Instant::now)
+        Ok(WebHandle::new(
+            config,
+            id,
+            JsPage,
+            crate::time::Instant::now,
+        ))
     }
 }
 

@@ -47,6 +47,20 @@ pub use handle::WebHandle;
 pub use js::{JsPage, NetHandle};
 pub use page::{Page, PageError, PageEvent, PeerReport};
 
+/// Why the browser's shell could not start: it always starts (the page
+/// is already there), so there is no value of this type. It stands in for
+/// the desktop's `NetError` where the session layer starts a handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetError {}
+
+impl std::fmt::Display for NetError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+impl std::error::Error for NetError {}
+
 /// How long a request waits for its ack (the native client's).
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a join waits for the ack of the `leave_room` before it (a core

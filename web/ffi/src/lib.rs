@@ -41,6 +41,12 @@ mod imports {
         /// The game stopped on an error: `len` bytes of UTF-8 at `ptr`,
         /// shown in the page and logged with `console.error`.
         pub fn arena_fail(ptr: *const u8, len: usize);
+        /// Writes `location.href` (UTF-8) at `ptr` when it fits in `cap`
+        /// bytes; returns its length either way.
+        pub fn arena_location(ptr: *mut u8, cap: usize) -> usize;
+        /// `len` bytes of JSON at `ptr`: the online screen's report, set
+        /// as `window.__arena.net` for the page's tests.
+        pub fn arena_net_report(ptr: *const u8, len: usize);
     }
 }
 
@@ -89,4 +95,29 @@ pub fn fail(message: &str) {
     // arena.js only reads those bytes (decoding them as UTF-8) before
     // returning and keeps no reference.
     unsafe { imports::arena_fail(message.as_ptr(), message.len()) }
+}
+
+/// The page's address, `location.href` (origin, path, query, fragment).
+pub fn location() -> String {
+    let mut buf = vec![0u8; 512];
+    loop {
+        // SAFETY: pointer and capacity describe `buf`, live and exclusively
+        // borrowed; arena.js writes there only when the whole address fits
+        // in `cap` bytes, and keeps no reference.
+        let len = unsafe { imports::arena_location(buf.as_mut_ptr(), buf.len()) };
+        if len <= buf.len() {
+            buf.truncate(len);
+            return String::from_utf8_lossy(&buf).into_owned();
+        }
+        // Too long: nothing was written; grow and ask again.
+        buf.resize(len, 0);
+    }
+}
+
+/// Hands the page the online screen's report (`json`, an object), as
+/// `window.__arena.net`.
+pub fn net_report(json: &str) {
+    // SAFETY: pointer and length describe `json`, live for the call;
+    // arena.js decodes those bytes before returning and keeps no reference.
+    unsafe { imports::arena_net_report(json.as_ptr(), json.len()) }
 }

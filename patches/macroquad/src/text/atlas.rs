@@ -92,14 +92,16 @@ impl Atlas {
             self.dirty = false;
             let (texture_width, texture_height) = ctx.texture_size(self.texture);
             if texture_width != self.image.width as _ || texture_height != self.image.height as _ {
-                ctx.delete_texture(self.texture);
-
-                self.texture = ctx.new_texture_from_rgba8(
-                    self.image.width,
-                    self.image.height,
-                    &self.image.bytes[..],
+                // Grown: resize the texture in place rather than deleting it
+                // for a new one, as draw calls batched earlier in this frame
+                // still name it (WebGL logs "glBindTexture called with an
+                // already deleted texture" for each of them).
+                ctx.texture_resize(
+                    self.texture,
+                    self.image.width as _,
+                    self.image.height as _,
+                    Some(&self.image.bytes[..]),
                 );
-                ctx.texture_set_filter(self.texture, self.filter, miniquad::MipmapFilterMode::None);
             }
 
             ctx.texture_update(self.texture, &self.image.bytes);
