@@ -27,6 +27,7 @@ import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS as ARGS } from "./browser.mjs";
 
 const [webDir, artifacts] = process.argv.slice(2);
 if (!webDir || !artifacts) {
@@ -74,21 +75,6 @@ async function until(what, cond, ms = TIMEOUT_MS) {
 
 const line = (proc, prefix) => proc.lines.find((l) => l.startsWith(prefix));
 
-const ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    // More flags for experiments (space-separated), e.g.
-    // --disable-features=WebRtcHideLocalIpsWithMdns.
-    ...(process.env.ARENA_CHROMIUM_ARGS || "").split(" ").filter(Boolean),
-];
 
 await mkdir(artifacts, { recursive: true });
 const work = await mkdtemp(path.join(tmpdir(), "arena-crossplay-"));

@@ -16,6 +16,7 @@ import { readFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS as ARGS } from "./browser.mjs";
 
 const [webDir, artifacts] = process.argv.slice(2);
 if (!webDir || !artifacts) {
@@ -134,18 +135,6 @@ const server = process.env.ARENA_WEB_URL ? null : await serve(webDir);
 const base = process.env.ARENA_WEB_URL || `http://127.0.0.1:${server.address().port}/`;
 const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
 await mkdir(artifacts, { recursive: true });
-const ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-];
 // A fresh profile: playwright passes it as --user-data-dir.
 const launch = (dir, extra = []) =>
     chromium.launchPersistentContext(dir, {
