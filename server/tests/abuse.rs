@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use arena_server::Config;
 use common::raw::{self, Raw};
-use common::{WAIT, start};
+use common::{WAIT, metric, start};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -28,12 +28,6 @@ fn relay_to(target: &str, n: u64) -> Value {
 }
 
 /// The value of the metric line `name` (with its labels) in `/metrics`.
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-}
-
 /// A client that stops answering engine.io pings is dropped once the ping
 /// timeout runs out, the others get `user_left`, and its seat is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

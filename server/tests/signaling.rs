@@ -10,7 +10,7 @@ mod common;
 
 use arena_server::Config;
 use arena_server::config::Rate;
-use common::{WAIT, connect, connect_with, create_room, data, start};
+use common::{WAIT, connect, connect_with, create_room, data, metric, start};
 use rust_socketio::Payload;
 use serde_json::{Value, json};
 
@@ -342,6 +342,22 @@ async fn a_burst_is_rate_limited_and_others_are_unaffected() {
         a.next_error().await,
         ("rate_limited".to_owned(), "relay".to_owned())
     );
+    // Every one of A's relays is handled (relayed or refused) before C's
+    // marker below: each relay is its own handler task, so the refusal of
+    // the 11th may reach A while the 10th is still on its way to B.
+    let deadline = std::time::Instant::now() + WAIT;
+    let relayed = loop {
+        let m = srv.get("/metrics").await;
+        let relayed = metric(&m, "arena_relayed_messages_total{event=\"relay\"}");
+        let refused = metric(&m, "arena_rejections_total{reason=\"rate_limited\"}");
+        if relayed + refused >= 60 {
+            break metric(&m, "arena_relayed_deliveries_total{event=\"relay\"}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{relayed} + {refused} handled"
+        );
+    };
     // Another client's relay goes through.
     c.emit("relay", json!({"targetId": d.id, "data": data(1000)}))
         .await;
@@ -359,6 +375,7 @@ async fn a_burst_is_rate_limited_and_others_are_unaffected() {
             from_a += 1;
         }
     }
+    assert_eq!(from_a, relayed);
     assert!((10..60).contains(&from_a), "{from_a} relays went through");
     // A is still connected and still in its room.
     assert_eq!(

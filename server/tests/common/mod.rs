@@ -85,6 +85,13 @@ impl Server {
     }
 }
 
+/// The value of `name` (with its labels) in a `/metrics` text.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
 /// An HTTP/1.1 GET of `path` from the server at `addr` with extra `headers`:
 /// the status code (0 if none could be read) and the whole answer, headers
 /// included.
