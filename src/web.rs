@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::{DEFAULT_PRACTICE_BOTS, Msaa, PlayConfig, StartScreen};
-use crate::net::{NetEvent, Route};
+use crate::net::{NetEvent, NetMode, Route};
 use crate::proto::{GameEvent, NetId};
 use crate::settings::Settings;
 use crate::sim::Map;
@@ -30,7 +30,8 @@ pub const NO_BOTS: &str = "bots run in the desktop game, not in a browser tab";
 /// The menu's line when Quit is chosen in the browser (a page cannot close its tab).
 pub const QUIT_HINT: &str = "To quit, close the tab.";
 
-/// What the page's address says: `http(s)://HOST[:PORT]/play/[?name=NAME]#CODE[?name=NAME]`.
+/// What the page's address says: `http(s)://HOST[:PORT]/play/[?QUERY]#CODE[?QUERY]`,
+/// where QUERY is `name=NAME` and/or `mode=MODE`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PageLink {
     /// `scheme://host[:port]` when the page came from a web server (the
@@ -41,6 +42,10 @@ pub struct PageLink {
     /// `name=NAME` in the query (before or after the `#CODE`): the player's
     /// name, so a test (or a link maker) skips the name prompt.
     pub name: Option<String>,
+    /// `mode=MODE` in the query, as written: the network mode to play in
+    /// (`hybrid`, `webrtc` or `signaling`, as the settings file spells it),
+    /// e.g. a link for a network where WebRTC is blocked.
+    pub mode: Option<String>,
 }
 
 impl PageLink {
@@ -57,13 +62,20 @@ impl PageLink {
         let code = arena_server::protocol::normalize_code(&percent_decode(code_part))
             .ok()
             .map(|c| c.as_str().to_owned());
-        let name = [query, fragment_query]
-            .iter()
-            .flat_map(|q| q.split('&'))
-            .find_map(|kv| kv.strip_prefix("name="))
-            .map(|v| percent_decode(&v.replace('+', " ")).trim().to_owned())
-            .filter(|n| !n.is_empty());
-        PageLink { origin, code, name }
+        let param = |key: &str| {
+            [query, fragment_query]
+                .iter()
+                .flat_map(|q| q.split('&'))
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                .map(|v| percent_decode(&v.replace('+', " ")).trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        PageLink {
+            origin,
+            code,
+            name: param("name"),
+            mode: param("mode"),
+        }
     }
 
     /// The page's own address, read from the browser (an empty link natively).
@@ -105,7 +117,8 @@ fn percent_decode(s: &str) -> String {
 /// opponents and map, default settings kept in memory (saving changes them
 /// for the page's life) with the page's origin as the server, no
 /// anti-aliasing pass (WebGL 1 has no multisampled render targets; the
-/// canvas is antialiased by the browser).
+/// canvas is antialiased by the browser). A `mode` the link gets wrong is
+/// said on the settings screen, and the default mode is kept.
 pub fn config(seed: u64, link: &PageLink) -> PlayConfig {
     let mut settings = Settings {
         server_url: link.origin.clone(),
@@ -113,6 +126,18 @@ pub fn config(seed: u64, link: &PageLink) -> PlayConfig {
     };
     if let Some(name) = &link.name {
         settings.name = name.chars().take(crate::proto::MAX_NAME_CHARS).collect();
+    }
+    let mut settings_warning = None;
+    if let Some(mode) = &link.mode {
+        match mode.parse::<NetMode>() {
+            Ok(mode) => settings.mode = mode,
+            Err(e) => {
+                settings_warning = Some(format!(
+                    "The link's mode= was not understood: {e}. Playing in {} mode.",
+                    settings.mode
+                ));
+            }
+        }
     }
     let start = match (&link.code, &link.name) {
         (Some(code), Some(_)) => StartScreen::Join(code.clone()),
@@ -124,7 +149,7 @@ pub fn config(seed: u64, link: &PageLink) -> PlayConfig {
         bots: DEFAULT_PRACTICE_BOTS,
         settings,
         settings_path: None,
-        settings_warning: None,
+        settings_warning,
         bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         seed,
         map: Map::builtin(),
@@ -372,6 +397,31 @@ mod tests {
         let c = config(1, &PageLink::parse("http://h:1/play/#ABCDEFGH?name=Zed"));
         assert_eq!(c.start, StartScreen::Join("ABCDEFGH".into()));
         assert_eq!(c.settings.name, "Zed");
+    }
+
+    #[test]
+    fn the_link_may_choose_the_network_mode() {
+        let c = config(
+            1,
+            &PageLink::parse("http://h:1/play/?mode=signaling#ABCDEFGH?name=Zed"),
+        );
+        assert_eq!(c.settings.mode, NetMode::SignalingOnly);
+        assert_eq!(c.settings_warning, None);
+        let c = config(
+            1,
+            &PageLink::parse("http://h:1/play/#ABCDEFGH?mode=webrtc&name=Zed"),
+        );
+        assert_eq!(c.settings.mode, NetMode::WebRtcOnly);
+        assert_eq!(c.settings.name, "Zed");
+        let c = config(
+            1,
+            &PageLink::parse("http://h:1/play/#ABCDEFGH?mode=carrier-pigeon"),
+        );
+        assert_eq!(c.settings.mode, NetMode::Hybrid);
+        let warning = c.settings_warning.unwrap_or_default();
+        assert!(warning.contains("carrier-pigeon"), "{warning}");
+        // `modes=` is not `mode=`.
+        assert_eq!(PageLink::parse("http://h/play/?modes=webrtc").mode, None);
     }
 
     #[test]

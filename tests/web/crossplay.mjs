@@ -13,13 +13,17 @@
 //    page is the newcomer and offers to both bots.
 // 2. "browser second": bot A creates, the page joins, then bot B joins and
 //    offers to the page (the page answers).
-// 3. "link-prompt": /play/#code (no name, lower case) shows the join screen
+// 3. "browser-relay": as 1, with the page in Signaling-only mode
+//    (/play/?mode=signaling): no peer connection in the page, every link
+//    relayed through the server, both ways.
+// 4. "link-prompt": /play/#code (no name, lower case) shows the join screen
 //    with the code filled in and the name field focused; the test types a
 //    name as a person would (Backspace over the default, then "Ann", Enter)
 //    and the page joins bot A's room under that name.
-// In 1 and 2: the page reports the room and states from both bots
+// In 1 to 3: the page reports the room and states from both bots
 // (window.__arena.net), both bots' reports show states from the page, every
-// link is direct, no console error, no dialog. Screenshots in ARTIFACT_DIR.
+// link is direct (relayed in 3), no console error, no dialog. Screenshots in
+// ARTIFACT_DIR.
 // Ports are the OS's (port 0); every wait polls a condition with a deadline.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -94,8 +98,13 @@ try {
     const port = listening.match(/listening on [^ ]*:(\d+)/)[1];
     const url = `http://127.0.0.1:${port}`;
 
-    for (const scenario of ["browser-last", "browser-second"]) {
-        results[scenario] = await play(scenario, url);
+    const scenarios = {
+        "browser-last": { pageJoins: "last", route: "direct" },
+        "browser-second": { pageJoins: "second", route: "direct" },
+        "browser-relay": { pageJoins: "last", route: "relay", mode: "signaling" },
+    };
+    for (const [scenario, how] of Object.entries(scenarios)) {
+        results[scenario] = await play(scenario, how, url);
     }
     results["link-prompt"] = await prompt(url);
 } catch (e) {
@@ -111,7 +120,10 @@ if (failures.length) {
 }
 console.log("crossplay: ok");
 
-async function play(scenario, url) {
+/// One room: bot A creates it; the page joins after bot B (`pageJoins`
+/// "last") or before it ("second"), in network mode `mode` (the default
+/// if none); every link must end on `route`.
+async function play(scenario, { pageJoins, route, mode }, url) {
     const dir = path.join(work, scenario);
     await mkdir(dir, { recursive: true });
     const bot = (name, extra) =>
@@ -137,7 +149,7 @@ async function play(scenario, url) {
     const a = bot("BotA", ["--create"]);
     const code = (await until("bot A's room", () => line(a, "ROOM "))).slice(5).trim();
     let b = null;
-    if (scenario === "browser-last") {
+    if (pageJoins === "last") {
         b = bot("BotB", ["--room", code]);
         await until("bots A and B to see each other", () => line(a, "JOINED ") && line(b, "JOINED "));
     }
@@ -161,28 +173,32 @@ async function play(scenario, url) {
         });
         const grouped = `${code.slice(0, 4)}-${code.slice(4)}`;
         const t0 = Date.now();
-        await page.goto(`${url}/play/#${grouped}?name=Web`, { waitUntil: "load" });
+        const query = mode ? `name=Web&mode=${mode}` : "name=Web";
+        await page.goto(`${url}/play/#${grouped}?${query}`, { waitUntil: "load" });
         const inRoom = await until(
             "the page to be in the room",
             () => page.evaluate(() => window.__arena.error || (window.__arena.net && window.__arena.net.room)),
         );
         if (inRoom !== code) throw new Error(`page: ${inRoom} (room ${code})`);
         const loadToRoomMs = Date.now() - t0;
-        if (scenario === "browser-second") {
+        if (pageJoins === "second") {
             b = bot("BotB", ["--room", code]);
         }
-        // The page sees both bots, direct, with states flowing.
+        // The page sees both bots, on the route, with states flowing.
         const net = await until("states from both bots in the page", async () => {
             const n = await page.evaluate(() => window.__arena.net);
             const peers = Object.values(n.peers || {}).filter((p) => !p.left);
-            const ok = peers.length === 2 && peers.every((p) => p.route === "direct" && p.states >= 30);
+            const ok = peers.length === 2 && peers.every((p) => p.route === route && p.states >= 30);
             return ok && n;
         });
         const peersJs = await page.evaluate(() => ({ ...window.__arenaPeers }));
-        if (scenario === "browser-last" && (peersJs.offered < 2 || peersJs.openedOfferer < 2)) {
+        if (route === "relay" && peersJs.offered + peersJs.answered > 0) {
+            fail(`${scenario}: the page made peer connections in Signaling-only mode: ${JSON.stringify(peersJs)}`);
+        }
+        if (route === "direct" && pageJoins === "last" && (peersJs.offered < 2 || peersJs.openedOfferer < 2)) {
             fail(`${scenario}: the page should have offered to both bots: ${JSON.stringify(peersJs)}`);
         }
-        if (scenario === "browser-second" && (peersJs.offered < 1 || peersJs.openedOfferer < 1 || peersJs.answered < 1 || peersJs.openedAnswerer < 1)) {
+        if (route === "direct" && pageJoins === "second" && (peersJs.offered < 1 || peersJs.openedOfferer < 1 || peersJs.answered < 1 || peersJs.openedAnswerer < 1)) {
             fail(`${scenario}: the page should have offered to A and answered B: ${JSON.stringify(peersJs)}`);
         }
         // A game event from a bot (they fire at whoever is in range).
@@ -206,7 +222,7 @@ async function play(scenario, url) {
                 continue;
             }
             if (!(web.states_in > 0)) fail(`${scenario}: ${name} got no states from the page`);
-            if (web.route !== "direct") fail(`${scenario}: ${name}'s route to the page is ${web.route}`);
+            if (web.route !== route) fail(`${scenario}: ${name}'s route to the page is ${web.route}`);
             reports[name] = {
                 states_from_page: web.states_in,
                 route: web.route,
