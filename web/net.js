@@ -13,10 +13,12 @@
 //   5 local signal (JSON)       6 both channels open (selected pair, JSON)
 //   7 data-channel message      8 connection failed or closed (why)
 //
-// Two things happen here without the game, because a hidden tab runs no
-// frames: engine.io's pings are answered at once (the server would drop a
-// backgrounded player otherwise; the ping is still passed on so the game
-// knows the server is alive), and events queue until the game polls them.
+// Three things happen here without the game's frames, because a hidden tab
+// runs none: engine.io's pings are answered at once (the server would drop
+// a backgrounded player otherwise; the ping is still passed on so the game
+// knows the server is alive), events queue until the game polls them, and
+// a timer runs the game's net pump about once a second while the tab is
+// hidden (so peers keep hearing from it).
 // Channels follow docs/PROTOCOL.md section 3: the offerer creates `state`
 // (unordered, maxRetransmits 0) and `events` (ordered, reliable) in-band.
 "use strict";
@@ -328,6 +330,27 @@
         events.shift();
         return e.length;
     }
+
+    /// A hidden tab gets no animation frames, so the game's frame loop,
+    /// which pumps its network, stops. About once a second (as often as
+    /// Chromium runs a hidden tab's timers) the page runs the game's net
+    /// pump instead (`arena_net_background`): its pings and resends keep the
+    /// peers, and what it receives waits for the next frame.
+    const BACKGROUND_MS = 1000;
+    let background = null;
+    function onVisibility() {
+        if (document.hidden && background === null) {
+            background = setInterval(() => {
+                if (typeof wasm_exports !== "undefined" && wasm_exports.arena_net_background) {
+                    wasm_exports.arena_net_background();
+                }
+            }, BACKGROUND_MS);
+        } else if (!document.hidden && background !== null) {
+            clearInterval(background);
+            background = null;
+        }
+    }
+    document.addEventListener("visibilitychange", onVisibility);
 
     miniquad_add_plugin({
         register_plugin: function (importObject) {

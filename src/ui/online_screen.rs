@@ -204,10 +204,14 @@ impl Online {
     /// page closes its connections a moment later).
     pub fn leave(self) -> Option<std::thread::JoinHandle<()>> {
         let link = (self.bots, self.session, self.host);
-        if cfg!(target_arch = "wasm32") {
+        // Not `cfg!`: the browser's handle is not `Send` (it is shared
+        // with the page's background pump), so no thread may even be named.
+        #[cfg(target_arch = "wasm32")]
+        {
             drop(link);
-            return None;
+            None
         }
+        #[cfg(not(target_arch = "wasm32"))]
         std::thread::Builder::new()
             .name("arena-leave".into())
             .spawn(move || drop(link))

@@ -6,7 +6,8 @@
 //
 // ARENA_BIN names the native game binary (default target/debug/arena): its
 // `arena server` is the server (arena-server's), its `arena bot` the bots;
-// ARENA_CHROMIUM the browser (default /usr/bin/chromium).
+// ARENA_CHROMIUM the browser (default /usr/bin/chromium); CROSSPLAY_ONLY
+// names the one scenario to run (all by default).
 //
 // 1. "browser last": bot A creates a room, bot B joins, then the page opens
 //    /play/#CODE?name=Web (the name skips the join screen's prompt): the
@@ -16,7 +17,12 @@
 // 3. "browser-relay": as 1, with the page in Signaling-only mode
 //    (/play/?mode=signaling): no peer connection in the page, every link
 //    relayed through the server, both ways.
-// 4. "link-prompt": /play/#code (no name, lower case) shows the join screen
+// 4. "hidden-tab": the page joins bot A's room, then another tab is opened
+//    in front of it for HIDDEN_SECONDS (Chromium driven over its DevTools
+//    pipe, tests/web/cdp.mjs: Playwright keeps its pages visible): the tab
+//    is hidden (no frames), bot A never sees the page's player leave, and
+//    once the tab is in front again states flow both ways.
+// 5. "link-prompt": /play/#code (no name, lower case) shows the join screen
 //    with the code filled in and the name field focused; the test types a
 //    name as a person would (Backspace over the default, then "Ann", Enter)
 //    and the page joins bot A's room under that name.
@@ -32,6 +38,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS as ARGS } from "./browser.mjs";
+import { launch } from "./cdp.mjs";
 
 const [webDir, artifacts] = process.argv.slice(2);
 if (!webDir || !artifacts) {
@@ -103,10 +110,14 @@ try {
         "browser-second": { pageJoins: "second", route: "direct" },
         "browser-relay": { pageJoins: "last", route: "relay", mode: "signaling" },
     };
+    const only = process.env.CROSSPLAY_ONLY;
+    const chosen = (name) => !only || only === name;
     for (const [scenario, how] of Object.entries(scenarios)) {
-        results[scenario] = await play(scenario, how, url);
+        if (chosen(scenario)) results[scenario] = await play(scenario, how, url);
     }
-    results["link-prompt"] = await prompt(url);
+    if (chosen("hidden-tab")) results["hidden-tab"] = await hidden(url);
+    if (chosen("link-prompt")) results["link-prompt"] = await prompt(url);
+    if (Object.keys(results).length === 0) throw new Error(`no scenario ${only}`);
 } catch (e) {
     fail(e.stack || String(e));
 } finally {
@@ -244,6 +255,73 @@ async function play(scenario, { pageJoins, route, mode }, url) {
         };
     } finally {
         await browser.close();
+        await rm(profile, { recursive: true, force: true });
+    }
+}
+
+/// Scenario 4: a tab in the background for a minute keeps its seat.
+async function hidden(url) {
+    const scenario = "hidden-tab";
+    const HIDDEN_SECONDS = 60;
+    const dir = path.join(work, scenario);
+    await mkdir(dir, { recursive: true });
+    const a = run(
+        `${scenario}-BotA`,
+        ARENA,
+        ["bot", "--server", url, "--name", "BotA", "--bind", "127.0.0.1", "--create",
+            "--duration", String(HIDDEN_SECONDS + 60), "--report", path.join(dir, "BotA.json")],
+        artifacts,
+    );
+    const code = (await until("bot A's room", () => line(a, "ROOM "))).slice(5).trim();
+    const profile = await mkdtemp(path.join(tmpdir(), "arena-chromium-"));
+    const chrome = await launch(executablePath, ARGS, profile);
+    try {
+        const tab = await chrome.open(`${url}/play/#${code}?name=Hidden`);
+        const net = () => tab.eval("JSON.stringify(window.__arena && window.__arena.net)").then((j) => JSON.parse(j ?? "null"));
+        const states = async () => {
+            const n = await net();
+            const peer = n && Object.values(n.peers || {}).find((p) => p.name === "BotA" && !p.left);
+            return peer ? peer.states : 0;
+        };
+        await until("states from bot A in the page", async () => (await states()) >= 30);
+        const me = (await net()).me;
+        // Another tab in front: this one is hidden and draws no frames.
+        const other = await chrome.open("about:blank");
+        await until("the tab to be hidden", () => tab.eval("document.visibilityState === 'hidden'"), 10_000);
+        const frames0 = await tab.eval("window.__arena.frames");
+        const hiddenAt = Date.now();
+        const lefts = () => a.lines.filter((l) => l.startsWith("LEFT "));
+        while (Date.now() - hiddenAt < HIDDEN_SECONDS * 1000) {
+            if (lefts().length) break;
+            if (a.exited !== null) throw new Error(`bot A exited (${a.exited}) while the tab was hidden`);
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        const framesHidden = (await tab.eval("window.__arena.frames")) - frames0;
+        const stillHidden = await tab.eval("document.visibilityState");
+        if (lefts().length) fail(`${scenario}: bot A saw the hidden tab leave: ${lefts().join("; ")}`);
+        if (stillHidden !== "hidden") fail(`${scenario}: the tab was ${stillHidden}, not hidden`);
+        if (framesHidden > 5) fail(`${scenario}: the hidden tab drew ${framesHidden} frames`);
+        const hiddenMs = Date.now() - hiddenAt;
+        // In front again: the game resumes, states flow both ways.
+        await other.close();
+        await tab.front();
+        await until("the tab to be visible", () => tab.eval("document.visibilityState === 'visible'"), 10_000);
+        const s0 = await states();
+        await until("new states from bot A after the tab came back", async () => (await states()) >= s0 + 30, 20_000);
+        await until("bot A to finish", () => a.exited !== null, (HIDDEN_SECONDS + 90) * 1000);
+        if (a.exited !== 0) fail(`${scenario}: bot A exited with ${a.exited}`);
+        if (lefts().length) fail(`${scenario}: bot A saw the tab leave: ${lefts().join("; ")}`);
+        const report = JSON.parse(await readFile(path.join(dir, "BotA.json"), "utf8"));
+        const web = report.peers[me];
+        if (!web || !(web.states_in > 0)) fail(`${scenario}: bot A has no states from the page: ${JSON.stringify(web)}`);
+        return {
+            room: code,
+            hiddenSeconds: Math.round(hiddenMs / 1000),
+            framesWhileHidden: framesHidden,
+            botA: web && { states_from_page: web.states_in, route: web.route },
+        };
+    } finally {
+        await chrome.close();
         await rm(profile, { recursive: true, force: true });
     }
 }

@@ -3,7 +3,10 @@
 
 use arena_web_ffi::net as ffi;
 
-use super::{NetError, Page, WebHandle};
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use super::{NetError, Page, Shared, WebHandle};
 use crate::net::NetConfig;
 use crate::net::core::Channel;
 use crate::net::sio::Frame;
@@ -20,12 +23,32 @@ impl WebHandle<JsPage> {
     pub fn spawn(config: NetConfig) -> Result<NetHandle, NetError> {
         // Our identity on the network: random, odd (never 0).
         let id = crate::random::u64() | 1;
-        Ok(WebHandle::new(
-            config,
-            id,
-            JsPage,
-            crate::time::Instant::now,
-        ))
+        let handle = WebHandle::new(config, id, JsPage, crate::time::Instant::now);
+        LIVE.with(|live| {
+            let mut live = live.borrow_mut();
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Rc::downgrade(handle.shared()));
+        });
+        ffi::on_background(pump_live);
+        Ok(handle)
+    }
+}
+
+thread_local! {
+    /// The shells of the live handles (normally one), for the page's
+    /// background pump.
+    static LIVE: RefCell<Vec<Weak<Shared<JsPage>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The page's pump while the tab is hidden: runs every live shell, so its
+/// pings, hellos and resends go on and peers keep the player (the game's
+/// states stop: a hidden tab draws no frames). Their events wait in the
+/// handles for the next frame.
+fn pump_live() {
+    let shells: Vec<Rc<Shared<JsPage>>> =
+        LIVE.with(|live| live.borrow().iter().filter_map(Weak::upgrade).collect());
+    for shell in shells {
+        shell.pump();
     }
 }
 

@@ -42,7 +42,7 @@ use super::core::{
 use super::sio::{self, AckError, AckId, Client, ClientConfig, Payload};
 use super::wire;
 use crate::proto::NetId;
-pub use handle::WebHandle;
+pub use handle::{Shared, WebHandle};
 #[cfg(target_arch = "wasm32")]
 pub use js::{JsPage, NetHandle};
 pub use page::{Page, PageError, PageEvent, PeerReport};

@@ -445,7 +445,7 @@ fn the_handle_pumps_when_the_game_drains_and_says_goodbye_when_dropped() {
     assert_eq!(h.id(), 0x77);
     assert!(h.events().try_recv().is_err());
     {
-        let net = h.net.borrow();
+        let net = h.net().borrow();
         assert_eq!(
             net.page().calls,
             [Call::WsOpen(
@@ -456,7 +456,7 @@ fn the_handle_pumps_when_the_game_drains_and_says_goodbye_when_dropped() {
     // The page closed the socket: the next drain reports it to the game.
     let mut closed = vec![4, 0, 0, 0, 0];
     closed.extend(b"refused");
-    h.net.borrow_mut().page.reports.push_back(closed);
+    h.net().borrow_mut().page.reports.push_back(closed);
     let ev: Vec<NetEvent> = h.events().try_iter().collect();
     assert!(
         ev.iter()

@@ -27,6 +27,27 @@ pub extern "C" fn arena_net_crate_version() -> u32 {
     1
 }
 
+thread_local! {
+    /// What `arena_net_background` runs; set by the game's browser shell.
+    static BACKGROUND: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+}
+
+/// Sets what the page runs about once a second while the tab is hidden
+/// and draws no frames (the game's net pump): `arena_net_background`.
+pub fn on_background(pump: fn()) {
+    BACKGROUND.with(|b| b.set(Some(pump)));
+}
+
+/// Called by web/net.js about once a second while the tab is hidden (a
+/// hidden tab gets no animation frames, so the game's frame loop, which
+/// pumps the network, does not run): runs what [`on_background`] set.
+#[unsafe(no_mangle)]
+pub extern "C" fn arena_net_background() {
+    if let Some(pump) = BACKGROUND.with(std::cell::Cell::get) {
+        pump();
+    }
+}
+
 /// Opens the page's WebSocket to `url` (closing one that is open).
 pub fn ws_open(url: &str) {
     // SAFETY: pointer and length describe `url`, live for the call; net.js
